@@ -1,0 +1,189 @@
+"""Kiln's one settings module. Every knob is read from the environment and has a default that runs
+on one machine (SQLite, local Redis, local Docker engine, the offline model backend)."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+# --- Core ------------------------------------------------------------------------------------------
+
+# Runtime state (SQLite file, preview folders, generated secrets) lives under var/, never in git.
+VAR_DIR = Path(env("KILN_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret_key() -> str:
+    # A per-machine key written once, so a fresh checkout never runs with a key from git.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        import secrets
+
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=None) or _local_secret_key()
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# The builder's own host, and the parent domain under which each preview gets a host of its own
+# (p-<token>.<PREVIEW_BASE_DOMAIN>): a different site, so the builder's cookies never reach it.
+BUILDER_HOSTS = env.list("BUILDER_HOSTS", default=["127.0.0.1", "localhost"])
+PREVIEW_BASE_DOMAIN = env("PREVIEW_BASE_DOMAIN", default="localhost")
+PREVIEW_SCHEME = env("PREVIEW_SCHEME", default="http")
+PREVIEW_PORT = env.int("PREVIEW_PORT", default=env.int("KILN_PORT", default=8000))
+ALLOWED_HOSTS = BUILDER_HOSTS + [f".{PREVIEW_BASE_DOMAIN}"]
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "builder",
+    "generation",
+    "sandbox",
+    "feedback",
+]
+
+MIDDLEWARE = [
+    # First, so preview hosts never touch the builder's sessions, CSRF or auth.
+    "sandbox.middleware.PreviewHostMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'kiln.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web, two workers and tests share one SQLite file: wait for the write lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth, sessions, security ------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Static files (served locally: no CDN) -----------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True  # serve straight from static/ without a collectstatic step
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Redis, Channels, Celery -------------------------------------------------------------------------
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("KILN_CHANNEL_PREFIX", default="kiln:asgi")},
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None  # tasks record their outcome in the database, not in a result store
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TASK_ROUTES = {
+    "generation.*": {"queue": "generation"},
+    "sandbox.*": {"queue": "build"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long tasks: never hoard work another worker could start
+CELERY_TASK_ACKS_LATE = False  # turned on per task, only where the task is idempotent
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# Per-generation event log (Redis Streams): how long a finished stream stays for late clients.
+GENERATION_STREAM_TTL_S = env.int("GENERATION_STREAM_TTL_S", default=24 * 3600)
+# Tokens arriving within this window are sent as one frame.
+GENERATION_COALESCE_MS = env.int("GENERATION_COALESCE_MS", default=15)
+
+# --- Model backend -----------------------------------------------------------------------------------
+
+# Any OpenAI-compatible endpoint: vLLM, a hosted API, or (default) Kiln's offline blueprint server.
+MODEL_BASE_URL = env("MODEL_BASE_URL", default="http://127.0.0.1:8100/v1")
+MODEL_NAME = env("MODEL_NAME", default="kiln-blueprint")
+MODEL_API_KEY = env("MODEL_API_KEY", default="not-needed")
+MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=16000)
+MODEL_TIMEOUT_S = env.float("MODEL_TIMEOUT_S", default=300.0)
+BLUEPRINT_PORT = env.int("BLUEPRINT_PORT", default=8100)
+# Pace of the offline server's stream, so a person sees files form (0 = as fast as possible).
+BLUEPRINT_TOKEN_DELAY_MS = env.float("BLUEPRINT_TOKEN_DELAY_MS", default=3.0)
+
+# --- Sandbox (previews) ------------------------------------------------------------------------------
+
+RUNTIME_IMAGE_REPO = env("RUNTIME_IMAGE_REPO", default="kiln-runtime")
+SANDBOX_DIR = Path(env("SANDBOX_DIR", default=str(VAR_DIR / "sandbox")))
+# "auto": gVisor (runsc) when the engine has it, runc otherwise.
+SANDBOX_RUNTIME = env("SANDBOX_RUNTIME", default="auto")
+PREVIEW_MEMORY = env("PREVIEW_MEMORY", default="256m")
+PREVIEW_NANO_CPUS = env.int("PREVIEW_NANO_CPUS", default=500_000_000)
+PREVIEW_PIDS_LIMIT = env.int("PREVIEW_PIDS_LIMIT", default=64)
+PREVIEW_TTL_S = env.int("PREVIEW_TTL_S", default=3600)
+BUILD_TIMEOUT_S = env.int("BUILD_TIMEOUT_S", default=60)
+KILN_INSTANCE = env("KILN_INSTANCE", default="default")  # label value, so test runs reap only their own
+
+# --- Admin account created by ./kiln start ----------------------------------------------------------
+
+KILN_ADMIN_USERNAME = env("KILN_ADMIN_USERNAME", default="admin")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+}

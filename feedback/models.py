@@ -1,0 +1,73 @@
+from django.conf import settings
+from django.db import models
+
+
+class Feedback(models.Model):
+    class Verdict(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+        PICK = "pick"
+        TIE = "tie"
+        BOTH_BAD = "both_bad", "both bad"
+        RESTORE = "restore"
+        EDIT = "edit"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback")
+    generation = models.ForeignKey("generation.Generation", on_delete=models.CASCADE, related_name="feedback")
+    verdict = models.CharField(max_length=12, choices=Verdict.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "feedback"
+
+    def __str__(self):
+        return f"{self.verdict} on generation {self.generation_id}"
+
+
+class PreferencePair(models.Model):
+    """One ordering of two completions for the same prompt context, in TRL's conversational form."""
+
+    class Source(models.TextChoices):
+        PICK = "pick", "explicit pick"
+        ACCEPT_VS_REJECT = "accept_vs_reject", "accept vs reject"
+        REGENERATE = "regenerate"
+        RESTORE = "restore"
+        EDIT = "edit", "hand edit"
+        REPAIR = "repair", "repair that fixed a failed build"
+        SYNTHETIC = "synthetic"
+
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        RELABELLED = "relabelled"
+        EXCLUDED = "excluded"
+
+    prompt = models.JSONField(help_text="Messages before the answer: system, conversation, prior files.")
+    chosen = models.JSONField(help_text="Assistant messages of the preferred completion.")
+    rejected = models.JSONField(help_text="Assistant messages of the other completion.")
+    chosen_generation = models.ForeignKey(
+        "generation.Generation", on_delete=models.CASCADE, related_name="pairs_chosen"
+    )
+    rejected_generation = models.ForeignKey(
+        "generation.Generation", on_delete=models.CASCADE, related_name="pairs_rejected"
+    )
+    source = models.CharField(max_length=20, choices=Source.choices)
+    feedback = models.ForeignKey(Feedback, null=True, blank=True, on_delete=models.SET_NULL, related_name="pairs")
+    review_status = models.CharField(
+        max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chosen_generation", "rejected_generation"], name="one_pair_per_ordering"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.chosen_generation_id} > {self.rejected_generation_id} ({self.source})"

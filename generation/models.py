@@ -1,0 +1,73 @@
+from django.db import models
+
+
+class ModelVersion(models.Model):
+    """A model Kiln can route generations to: a backend, an endpoint and a model (or LoRA adapter)."""
+
+    class Backend(models.TextChoices):
+        OPENAI = "openai", "OpenAI-compatible (vLLM or any endpoint)"
+        BLUEPRINT = "blueprint", "Offline blueprint server"
+
+    name = models.CharField(max_length=100, unique=True)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.BLUEPRINT)
+    # Empty means "the endpoint in settings" (MODEL_BASE_URL), so the default row follows the env.
+    endpoint = models.CharField(max_length=300, blank=True)
+    base_model = models.CharField(max_length=200, help_text="Model name sent to the endpoint.")
+    adapter = models.CharField(max_length=200, blank=True, help_text="LoRA adapter name served by vLLM.")
+    weight = models.PositiveIntegerField(default=1, help_text="Share of traffic, relative to others.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def request_model_name(self) -> str:
+        """vLLM serves a LoRA adapter under its own name; otherwise the base model's name."""
+        return self.adapter or self.base_model
+
+
+class Generation(models.Model):
+    """One model response for a turn. A turn has several when the user regenerates or compares."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINAL_STATUSES = (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+    turn = models.ForeignKey("builder.Turn", on_delete=models.CASCADE, related_name="generations")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="generations")
+    candidate = models.PositiveSmallIntegerField(default=1)
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # Exactly what was sent to the model (system + conversation + prior files), kept for datasets.
+    request_messages = models.JSONField(default=list)
+    raw_output = models.TextField(blank=True)
+    explanation = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="Shown to the user when the generation failed.")
+    protocol_errors = models.JSONField(default=list, blank=True)
+    finish_reason = models.CharField(max_length=20, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    app_version = models.ForeignKey(
+        "builder.AppVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"Generation {self.pk} ({self.status})"
+
+    @property
+    def stream_key(self) -> str:
+        return f"kiln:gen:{self.pk}"
