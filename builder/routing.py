@@ -1,3 +1,7 @@
 from django.urls import path
 
-websocket_urlpatterns = []
+from builder.consumers import ProjectConsumer
+
+websocket_urlpatterns = [
+    path("ws/projects/<int:project_id>/", ProjectConsumer.as_asgi()),
+]

@@ -4,4 +4,6 @@ from builder import views
 
 urlpatterns = [
     path("", views.project_list, name="project_list"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -24,7 +25,11 @@ class ModelVersion(models.Model):
     @property
     def request_model_name(self) -> str:
         """vLLM serves a LoRA adapter under its own name; otherwise the base model's name."""
-        return self.adapter or self.base_model
+        return self.adapter or self.base_model or settings.MODEL_NAME
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint or settings.MODEL_BASE_URL
 
 
 class Generation(models.Model):

@@ -71,3 +71,9 @@ class StreamTail:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def last_seq(stream_key: str) -> int:
+    """The newest sequence number in the stream (0 if empty or expired)."""
+    entries = _client().xrevrange(stream_key, count=1)
+    return _decode(entries)[0]["seq"] if entries else 0

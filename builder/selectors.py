@@ -1,0 +1,80 @@
+"""Reads for the builder: what a user may see, and the project state sent to a connecting browser."""
+
+from django.shortcuts import get_object_or_404
+
+from builder.models import Project
+from generation.models import Generation
+from generation.streaming import last_seq
+from sandbox.models import Build
+from sandbox.previews import preview_entry_url
+
+
+def projects_for(user):
+    return Project.objects.filter(owner=user)
+
+
+def project_for(user, project_id) -> Project:
+    """The user's own project, or 404: another user's project looks exactly like a missing one."""
+    return get_object_or_404(Project, pk=project_id, owner=user)
+
+
+def generation_for(user, generation_id) -> Generation:
+    return get_object_or_404(
+        Generation.objects.select_related("turn__project", "app_version"),
+        pk=generation_id,
+        turn__project__owner=user,
+    )
+
+
+def build_state(build: Build | None, user) -> dict | None:
+    if build is None:
+        return None
+    return {
+        "id": build.id,
+        "status": build.status,
+        "message": build.error,
+        "preview_url": preview_entry_url(build, user) if build.status == Build.Status.READY else None,
+    }
+
+
+def generation_state(generation: Generation, user) -> dict:
+    # Read the stream position before the database, so no frame can fall between the two. A finished
+    # generation's files and text come whole from the database (the browser then takes only build
+    # frames after `seq`); an unfinished one is replayed from its first frame.
+    seq = last_seq(generation.stream_key)
+    generation.refresh_from_db()
+    if generation.status not in Generation.FINAL_STATUSES:
+        seq = 0
+    version = generation.app_version
+    build = version.builds.order_by("-created_at", "-id").first() if version else None
+    verdicts = [f.verdict for f in generation.feedback.all()]
+    return {
+        "id": generation.id,
+        "seq": seq,
+        "turn": generation.turn_id,
+        "candidate": generation.candidate,
+        "status": generation.status,
+        "model": generation.model_version.name,
+        "explanation": generation.explanation,
+        "error": generation.error,
+        "files": version.files() if version else {},
+        "version": version.id if version else None,
+        "build": build_state(build, user),
+        "verdict": verdicts[0] if verdicts else None,
+    }
+
+
+def project_state(project: Project, user) -> dict:
+    turns = project.turns.prefetch_related("generations__feedback", "generations__model_version")
+    return {
+        "type": "state",
+        "project": {"id": project.id, "name": project.name},
+        "turns": [
+            {
+                "id": turn.id,
+                "prompt": turn.prompt,
+                "generations": [generation_state(g, user) for g in turn.generations.all()],
+            }
+            for turn in turns
+        ],
+    }

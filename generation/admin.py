@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from generation.models import Generation, ModelVersion
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("name", "backend", "request_model_name", "base_url", "weight", "is_active")
+    list_editable = ("weight", "is_active")
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = ("id", "turn", "candidate", "status", "model_version", "finish_reason", "completion_tokens",
+                    "time_to_first_token_ms", "duration_ms", "created_at")
+    list_filter = ("status", "model_version", "finish_reason")
+    search_fields = ("turn__prompt", "explanation", "error")
+    raw_id_fields = ("turn", "app_version")
+    readonly_fields = ("request_messages", "raw_output", "protocol_errors")
