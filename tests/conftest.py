@@ -1,0 +1,69 @@
+"""Shared fixtures: named personas (owner, stranger, staff) and a clean Redis database per test."""
+
+import pytest
+import redis
+from django.conf import settings
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    # tests/settings.py points Kiln at a Redis database of its own; empty it so stream sequence
+    # numbers from one test never leak into the next.
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_user(username="olivia", password="owner-pass-123")
+
+
+@pytest.fixture
+def stranger(django_user_model):
+    return django_user_model.objects.create_user(username="sam", password="stranger-pass-123")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(username="riley", password="staff-pass-123", is_staff=True,
+                                                 is_superuser=True)
+
+
+@pytest.fixture
+def model_version(db):
+    from generation.models import ModelVersion
+
+    # Transactional tests flush the data migration's row; make sure the default exists.
+    version, _ = ModelVersion.objects.get_or_create(name="default", defaults={"backend": "openai"})
+    return version
+
+
+@pytest.fixture
+def project(owner):
+    from builder.models import Project
+
+    return Project.objects.create(owner=owner, name="Chores")
+
+
+@pytest.fixture
+def make_generation(project, model_version):
+    """A finished generation with raw output, as a model would have written it."""
+    from builder.models import Turn
+    from generation.models import Generation
+
+    def make(turn=None, *, raw_output="Here is your app.\n<file path=\"app.json\">{}</file>", candidate=1,
+             status=Generation.Status.DONE, prompt="a todo list"):
+        turn = turn or Turn.objects.create(project=project, prompt=prompt, seed=1)
+        return Generation.objects.create(
+            turn=turn,
+            model_version=model_version,
+            candidate=candidate,
+            seed=candidate,
+            status=status,
+            request_messages=[{"role": "system", "content": "sys"}, {"role": "user", "content": turn.prompt}],
+            raw_output=raw_output,
+        )
+
+    return make

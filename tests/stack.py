@@ -1,0 +1,108 @@
+"""Runs the real Kiln stack for end-to-end tests: the offline model server, both Celery workers and the
+ASGI server, as separate processes on free ports, against a SQLite file and a Redis database of their
+own. Nothing is mocked; the processes are the ones `./kiln start` runs."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    blueprint_port: int = field(default_factory=free_port)
+    processes: list = field(default_factory=list)
+    redis_db: int = 14
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'kiln.sqlite3'}",
+            "KILN_VAR_DIR": str(self.workdir / "var"),
+            "SANDBOX_DIR": str(self.workdir / "sandbox"),
+            "REDIS_URL": f"redis://127.0.0.1:6379/{self.redis_db}",
+            "KILN_CHANNEL_PREFIX": "kiln-e2e:asgi",
+            "KILN_INSTANCE": "e2e",
+            "KILN_PORT": str(self.port),
+            "PREVIEW_PORT": str(self.port),
+            "MODEL_BASE_URL": f"http://127.0.0.1:{self.blueprint_port}/v1",
+            # Slow enough that files visibly stream in, fast enough for CI.
+            "BLUEPRINT_TOKEN_DELAY_MS": "1.5",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def spawn(self, name: str, *argv: str) -> None:
+        log = open(self.workdir / f"{name}.log", "w")
+        self.processes.append(
+            (name, subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
+        )
+
+    def start(self) -> "Stack":
+        import redis
+
+        redis.Redis(db=self.redis_db).flushdb()
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.spawn("blueprint", sys.executable, "manage.py", "serve_blueprint", "--port", str(self.blueprint_port))
+        celery = str(VENV_BIN / "celery")
+        self.spawn("worker-generation", celery, "-A", "config", "worker", "-Q", "generation", "-n", "gen-e2e@%h",
+                   "-c", "2", "--loglevel", "INFO")
+        self.spawn("worker-build", celery, "-A", "config", "worker", "-Q", "build", "-n", "build-e2e@%h",
+                   "-c", "2", "--loglevel", "INFO")
+        self.spawn("web", str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application")
+        self.wait_until_up()
+        return self
+
+    def wait_until_up(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
+            try:
+                httpx.get(f"{self.url}/accounts/login/", timeout=1).raise_for_status()
+                httpx.get(f"http://127.0.0.1:{self.blueprint_port}/v1/models", timeout=1).raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        raise RuntimeError("the Kiln stack did not come up:\n" + "\n".join(self.log(n) for n, _ in self.processes))
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text()[-4000:]
+
+    def stop(self) -> None:
+        for _, process in self.processes:
+            process.terminate()
+        for _, process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
