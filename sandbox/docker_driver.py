@@ -1,0 +1,202 @@
+"""The one place Kiln talks to the Docker Engine: build containers, preview containers, the reaper.
+
+Every container Kiln starts gets the same hardening (non-root, read-only root, no capabilities,
+no-new-privileges, memory/CPU/pids limits, no network at all) and labels that say which Kiln
+instance, user, project and build it belongs to, so a reaper (or a test run) removes only its own.
+"""
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+from django.conf import settings
+
+from sandbox.errors import BUILD_TIMED_OUT, BuildFailed, EngineUnavailable
+
+SANDBOX_UID = 65534  # "nobody": owns nothing in the image
+RUN_MOUNT = "/run/preview"  # the app server's Unix socket lives here
+APP_MOUNT = "/srv/app"  # the built app (index.html, app.json, bundle.js, bundle.css)
+DATA_MOUNT = "/srv/data"  # the project's SQLite file
+SRC_MOUNT = "/app"  # the app's sources, during the build step
+OUT_MOUNT = "/out"  # where the build step writes the built app
+
+
+@lru_cache(maxsize=1)
+def client() -> docker.DockerClient:
+    """A docker-py client that has answered a ping; EngineUnavailable when dockerd is not there."""
+    try:
+        engine = docker.from_env(timeout=30)
+        engine.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        client.cache_clear()
+        raise EngineUnavailable(str(error)) from error
+    return engine
+
+
+def _engine_call(fn, *args, **kwargs):
+    """Run one engine call, turning a vanished dockerd into EngineUnavailable (and a fresh client)."""
+    try:
+        return fn(*args, **kwargs)
+    except requests.exceptions.ConnectionError as error:
+        client.cache_clear()
+        raise EngineUnavailable(str(error)) from error
+
+
+@lru_cache(maxsize=1)
+def runtime_name() -> str:
+    """"runsc" (gVisor) when settings allow it and the engine has it registered; "runc" otherwise."""
+    wanted = settings.SANDBOX_RUNTIME
+    if wanted == "runc":
+        return "runc"
+    available = _engine_call(client().info).get("Runtimes", {})
+    if "runsc" in available:
+        return "runsc"
+    if wanted == "runsc":
+        raise EngineUnavailable("SANDBOX_RUNTIME is runsc but the engine has no runsc runtime")
+    return "runc"
+
+
+def _labels(*, role: str, owner_id: int, project_id: int, build_id: int, ttl_s: int) -> dict[str, str]:
+    return {
+        "kiln.instance": settings.KILN_INSTANCE,
+        "kiln.role": role,
+        "kiln.owner": str(owner_id),
+        "kiln.project": str(project_id),
+        "kiln.build": str(build_id),
+        "kiln.expires_at": str(int(time.time()) + ttl_s),
+    }
+
+
+def _hardened(**extra) -> dict:
+    """The container profile shared by build and preview containers."""
+    return {
+        "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
+        "read_only": True,
+        "tmpfs": {"/tmp": "size=16m"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "mem_limit": settings.PREVIEW_MEMORY,
+        "nano_cpus": settings.PREVIEW_NANO_CPUS,
+        "pids_limit": settings.PREVIEW_PIDS_LIMIT,
+        "network_mode": "none",
+        "runtime": runtime_name(),
+        "detach": True,
+        **extra,
+    }
+
+
+def _bind(host: Path, target: str, mode: str) -> dict:
+    return {str(host): {"bind": target, "mode": mode}}
+
+
+@dataclass
+class BuildResult:
+    exit_code: int
+    logs: str
+
+
+def run_build(*, image: str, src_dir: Path, out_dir: Path, build_id: int, owner_id: int,
+              project_id: int) -> BuildResult:
+    """Bundle the app in src_dir (mounted read-only) into out_dir inside a throwaway container.
+
+    Returns the exit code and combined output; the container is always removed. Raises BuildFailed
+    when it runs past BUILD_TIMEOUT_S.
+    """
+    engine = client()
+    container = _engine_call(
+        engine.containers.run,
+        image,
+        command=["/opt/kiln/build.sh"],
+        volumes={**_bind(src_dir, SRC_MOUNT, "ro"), **_bind(out_dir, OUT_MOUNT, "rw")},
+        labels=_labels(role="build", owner_id=owner_id, project_id=project_id, build_id=build_id,
+                       ttl_s=settings.BUILD_TIMEOUT_S * 2),
+        **_hardened(),
+    )
+    try:
+        try:
+            status = container.wait(timeout=settings.BUILD_TIMEOUT_S)
+        except requests.exceptions.ReadTimeout as error:
+            raise BuildFailed(BUILD_TIMED_OUT.format(seconds=settings.BUILD_TIMEOUT_S),
+                              log=container.logs().decode(errors="replace")) from error
+        logs = container.logs().decode(errors="replace")
+        return BuildResult(exit_code=status["StatusCode"], logs=logs)
+    finally:
+        _remove(container)
+
+
+def start_preview(*, image: str, app_dir: Path, run_dir: Path, data_dir: Path, build_id: int,
+                  owner_id: int, project_id: int):
+    """Start the app server for a built app. It listens on run_dir/app.sock; nothing else reaches it."""
+    return _engine_call(
+        client().containers.run,
+        image,
+        volumes={
+            **_bind(app_dir, APP_MOUNT, "ro"),
+            **_bind(run_dir, RUN_MOUNT, "rw"),
+            **_bind(data_dir, DATA_MOUNT, "rw"),
+        },
+        labels=_labels(role="preview", owner_id=owner_id, project_id=project_id, build_id=build_id,
+                       ttl_s=settings.PREVIEW_TTL_S),
+        name=f"kiln-{settings.KILN_INSTANCE}-preview-{build_id}",
+        **_hardened(),
+    )
+
+
+def container_logs(container_id: str) -> str:
+    try:
+        return _engine_call(client().containers.get, container_id).logs().decode(errors="replace")
+    except docker.errors.NotFound:
+        return ""
+
+
+def container_running(container_id: str) -> bool:
+    try:
+        container = _engine_call(client().containers.get, container_id)
+    except docker.errors.NotFound:
+        return False
+    return container.status == "running"
+
+
+def _remove(container) -> None:
+    try:
+        _engine_call(container.remove, force=True)
+    except docker.errors.NotFound:
+        pass  # already gone: that is the state we wanted
+
+
+def remove_container(container_id: str) -> None:
+    try:
+        container = _engine_call(client().containers.get, container_id)
+    except docker.errors.NotFound:
+        return
+    _remove(container)
+
+
+def _instance_containers():
+    return _engine_call(
+        client().containers.list, all=True, filters={"label": f"kiln.instance={settings.KILN_INSTANCE}"}
+    )
+
+
+def reap_expired(*, now: float | None = None) -> list[str]:
+    """Remove this instance's containers whose kiln.expires_at has passed; return their build ids."""
+    now = time.time() if now is None else now
+    reaped = []
+    for container in _instance_containers():
+        expires_at = container.labels.get("kiln.expires_at", "")
+        if expires_at.isdigit() and int(expires_at) <= now:
+            _remove(container)
+            reaped.append(container.labels.get("kiln.build", ""))
+    return reaped
+
+
+def remove_all_for_instance() -> int:
+    """Remove every container of this KILN_INSTANCE (test teardown); return how many."""
+    containers = _instance_containers()
+    for container in containers:
+        _remove(container)
+    return len(containers)
