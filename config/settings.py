@@ -114,6 +114,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it, even when serving from finders
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ without a collectstatic step
 
 LANGUAGE_CODE = "en-us"
