@@ -1,0 +1,94 @@
+"""A generation run against the offline model server: what it stores, what it streams, how it fails."""
+
+import pytest
+
+from builder.models import Turn
+from generation.models import Generation
+from generation.prompts import build_messages
+from generation.runs import CUT_OFF, run_generation
+from generation.streaming import read_after
+from sandbox.models import Build
+from tests.stack import free_port
+
+pytestmark = pytest.mark.django_db
+
+TODO_PROMPT = "a todo list where I can add, tick and delete tasks"
+
+
+@pytest.fixture(scope="module")
+def model_server():
+    from generation.blueprint.server import start_in_thread
+
+    server, base_url = start_in_thread(port=0)
+    yield base_url
+    server.shutdown()
+
+
+@pytest.fixture
+def queued_generation(project, model_version):
+    turn = Turn.objects.create(project=project, prompt=TODO_PROMPT, seed=7)
+    return Generation.objects.create(
+        turn=turn,
+        model_version=model_version,
+        seed=7,
+        request_messages=build_messages(history=[], files={}, prompt=TODO_PROMPT),
+    )
+
+
+def test_a_finished_run_stores_a_version_and_queues_its_build(settings, model_server, queued_generation):
+    settings.MODEL_BASE_URL = model_server
+
+    run_generation(queued_generation.id)
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert generation.status == "done", generation.error
+    files = generation.app_version.files()
+    assert {"app.json", "index.html", "src/main.jsx"} <= set(files)
+    assert generation.explanation and "<file" not in generation.explanation
+    assert generation.completion_tokens and generation.prompt_tokens
+    assert generation.time_to_first_token_ms is not None and generation.duration_ms >= generation.time_to_first_token_ms
+    assert Build.objects.get(app_version=generation.app_version).status == "queued"
+
+    frames = read_after(generation.stream_key)
+    assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
+    kinds = [f["type"] for f in frames]
+    assert kinds.index("file_start") < kinds.index("done") < kinds.index("build")
+    streamed = "".join(f["text"] for f in frames if f["type"] == "file_delta" and f["path"] == "app.json")
+    assert streamed == files["app.json"]
+
+
+def test_a_second_run_of_the_same_generation_does_nothing(settings, model_server, queued_generation):
+    settings.MODEL_BASE_URL = model_server
+    run_generation(queued_generation.id)
+    frames_after_first = len(read_after(queued_generation.stream_key))
+
+    run_generation(queued_generation.id)
+
+    assert len(read_after(queued_generation.stream_key)) == frames_after_first
+    assert Build.objects.count() == 1
+
+
+def test_a_response_cut_off_by_the_length_limit_is_not_kept(settings, model_server, queued_generation):
+    settings.MODEL_BASE_URL = model_server
+    settings.MODEL_MAX_TOKENS = 300
+
+    run_generation(queued_generation.id)
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert generation.status == "failed"
+    assert generation.error == CUT_OFF
+    assert generation.finish_reason == "length"
+    assert generation.app_version is None
+    last_frame = read_after(generation.stream_key)[-1]
+    assert (last_frame["type"], last_frame["message"]) == ("failed", CUT_OFF)
+
+
+def test_an_unreachable_model_fails_with_a_clear_message(settings, queued_generation):
+    settings.MODEL_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"
+
+    run_generation(queued_generation.id)
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert generation.status == "failed"
+    assert generation.error.startswith("The model server could not be reached")
+    assert read_after(generation.stream_key)[-1]["type"] == "failed"
