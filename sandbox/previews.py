@@ -131,13 +131,15 @@ def _check_app(files: dict[str, str]) -> None:
 _ESBUILD_ERROR = re.compile(r"\[ERROR\] (?P<message>.+?)\n\s*\n\s+(?P<where>\S+?:\d+:\d+):", re.S)
 
 
-def summarise_build_errors(logs: str) -> str:
+def summarise_build_errors(logs: str, *, exit_code: int) -> str:
     """esbuild's errors as 'file:line:column: message' lines (the part the user must act on)."""
     found = [f"{m['where']}: {m['message'].strip()}" for m in _ESBUILD_ERROR.finditer(logs)]
     if found:
         return "Build failed:\n" + "\n".join(found[:10])
     lines = [line for line in logs.strip().splitlines() if line.strip()]
-    return "Build failed:\n" + "\n".join(lines[-10:] or ["the bundler exited without a message"])
+    # Silence usually means the sandbox itself was stopped (memory or process limit).
+    silent = f"the build step exited with code {exit_code} without a message (out of memory or processes?)"
+    return "Build failed:\n" + "\n".join(lines[-10:] or [silent])
 
 
 def _wait_healthy(build: Build) -> None:
@@ -230,7 +232,7 @@ def _build_and_start(build: Build) -> None:
     build.log = result.logs
     lap("bundle")
     if result.exit_code != 0:
-        raise BuildFailed(summarise_build_errors(result.logs))
+        raise BuildFailed(summarise_build_errors(result.logs, exit_code=result.exit_code))
 
     _publish(build, step="starting the preview")
     container = docker_driver.start_preview(
@@ -273,9 +275,9 @@ def stop_preview(build: Build) -> None:
         _publish(build, step="stopped", message="This preview was stopped.")
 
 
-def reap_expired_previews() -> int:
+def reap_expired_previews(*, now: float | None = None) -> int:
     """Remove previews past their time-to-live and mark their builds stopped; return how many."""
-    build_ids = [int(b) for b in docker_driver.reap_expired() if b.isdigit()]
+    build_ids = [int(b) for b in docker_driver.reap_expired(now=now) if b.isdigit()]
     for build in Build.objects.filter(id__in=build_ids):
         stop_preview(build)
     return len(build_ids)
