@@ -275,6 +275,13 @@ def stop_preview(build: Build) -> None:
         _publish(build, step="stopped", message="This preview was stopped.")
 
 
+def delete_project_data(*, project_id: int) -> None:
+    """Stop the project's previews and delete its preview data (for when the project is deleted)."""
+    for build in Build.objects.filter(app_version__project_id=project_id, status=Build.Status.READY):
+        stop_preview(build)
+    shutil.rmtree(data_dir(project_id), ignore_errors=True)
+
+
 def reap_expired_previews(*, now: float | None = None) -> int:
     """Remove previews past their time-to-live and mark their builds stopped; return how many."""
     build_ids = [int(b) for b in docker_driver.reap_expired(now=now) if b.isdigit()]

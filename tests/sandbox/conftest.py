@@ -5,6 +5,7 @@ Containers are labelled kiln.instance=test (tests/settings.py), so cleaning up r
 
 import json
 import re
+import shutil
 
 import pytest
 from django.test import Client, override_settings
@@ -89,9 +90,11 @@ def sandbox_dir(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def remove_containers():
+def remove_containers(sandbox_dir):
     yield
     docker_driver.remove_all_for_instance()
+    # Test databases reuse project ids: a project's data folder must not outlive its test.
+    shutil.rmtree(sandbox_dir / "data", ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,143 @@
+"""Who may open a preview, and what the preview proxy answers."""
+
+import pytest
+from django.core import signing
+
+from sandbox import previews
+from sandbox.models import Build
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ready(build_preview):
+    build = build_preview()
+    assert build.status == Build.Status.READY, build.error
+    return build
+
+
+def test_unknown_token_is_a_404_page_that_says_so(preview_client):
+    build = Build(preview_token="z" * 32)
+
+    response = preview_client(build).get("/")
+
+    assert response.status_code == 404
+    assert b"no preview at this address" in response.content.lower()
+
+
+def test_it_refuses_a_request_without_the_cookie(ready, preview_client):
+    response = preview_client(ready).get("/")
+
+    assert response.status_code == 403
+    assert b"Open this preview from the Kiln builder" in response.content
+
+
+def test_it_refuses_a_ticket_for_another_users_preview(ready, stranger, preview_client):
+    client = preview_client(ready)
+
+    entered = client.enter(ready, stranger)
+
+    assert entered.status_code == 403
+    assert "Set-Cookie" not in entered.headers
+    assert client.get("/").status_code == 403
+
+
+def test_it_refuses_a_forged_ticket(ready, owner, preview_client):
+    forged = signing.TimestampSigner(salt="not-kiln").sign(f"{ready.id}:{owner.id}")
+
+    response = preview_client(ready).get(f"{previews.ENTER_PATH}?ticket={forged}")
+
+    assert response.status_code == 403
+
+
+def test_a_ticket_for_one_preview_does_not_open_another(ready, build_preview, make_version, owner, preview_client):
+    other = build_preview()  # same owner, but a different build (and host)
+    ticket = previews.preview_entry_url(ready, owner).split("ticket=", 1)[1]
+
+    response = preview_client(other).get(f"{previews.ENTER_PATH}?ticket={ticket}")
+
+    assert response.status_code == 403
+
+
+def test_owner_gets_through_with_a_cross_site_cookie(ready, owner, preview_client):
+    client = preview_client(ready)
+
+    entered = client.enter(ready, owner)
+    page = client.get("/")
+
+    assert entered.status_code == 302 and entered.headers["Location"] == "/"
+    cookie = entered.headers["Set-Cookie"]
+    for attribute in ("HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/"):
+        assert attribute in cookie
+    assert "Domain=" not in cookie  # host-only: no other preview host receives it
+    assert page.status_code == 200
+    assert b'<div id="root"></div>' in page.content
+
+
+def test_staff_gets_through(ready, staff, preview_client):
+    client = preview_client(ready)
+
+    assert client.enter(ready, staff).status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_entry_url_points_at_the_preview_host(ready, owner, settings):
+    url = previews.preview_entry_url(ready, owner)
+
+    assert url.startswith(f"http://p-{ready.preview_token}.localhost:{settings.PREVIEW_PORT}/__kiln/enter?ticket=")
+
+
+def test_proxied_responses_carry_a_strict_csp(ready, owner, preview_client, settings):
+    client = preview_client(ready)
+    client.enter(ready, owner)
+
+    for path in ("/", "/bundle.js", "/api/entities/Task"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.headers["Content-Security-Policy"] == (
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            f"frame-ancestors http://127.0.0.1:{settings.PREVIEW_PORT} http://localhost:{settings.PREVIEW_PORT}"
+        )
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "X-Frame-Options" not in response.headers
+    assert client.get("/bundle.js").headers["Content-Type"].startswith("text/javascript")
+    assert client.get("/bundle.css").content.strip() == b"h1{color:#a33}"
+
+
+def test_a_build_in_progress_shows_a_page_not_a_blank(make_version, owner, preview_client,
+                                                      django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        build = previews.request_build(app_version=make_version(), stream_key="")
+    client = preview_client(build)
+    client.enter(build, owner)
+
+    response = client.get("/")
+
+    assert response.status_code == 503
+    assert b"Preview queued" in response.content
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_a_stopped_preview_says_so(ready, owner, preview_client):
+    client = preview_client(ready)
+    client.enter(ready, owner)
+    previews.stop_preview(ready)
+
+    response = client.get("/")
+
+    assert response.status_code == 503
+    assert b"Preview stopped" in response.content
+
+
+def test_a_preview_whose_server_is_gone_is_a_502(ready, owner, preview_client):
+    from sandbox import docker_driver
+
+    client = preview_client(ready)
+    client.enter(ready, owner)
+    docker_driver.remove_container(ready.container_id)  # the engine lost it; the build still says ready
+
+    response = client.get("/")
+
+    assert response.status_code == 502
+    assert b"Preview engine unavailable" in response.content
