@@ -13,8 +13,9 @@ import re
 from generation.blueprint import planner, writer
 from generation.protocol import parse
 
-_NEW_APP = re.compile(r"\b(?:build|make|create|start|write|generate|design)\b.*\b(?:app|application|tracker|list|"
-                      r"manager|log|planner|site|website|tool|journal|book|catalog|dashboard)\b")
+_NEW_APP = re.compile(r"\b(?:build|make|create|start|write|generate|design)\s+(?:me\s+)?(?:a|an|another|a new)\s+"
+                      r"(?:[\w-]+\s+){0,4}?(?:app|application|tracker|list|manager|log|planner|site|website|tool|"
+                      r"journal|book|catalog|dashboard)\b")
 
 
 def message_text(message: dict) -> str:
@@ -31,20 +32,15 @@ def respond(messages: list[dict], *, seed: int | None = None) -> str:
     """The blueprint model's complete answer to a conversation."""
     user_turns = [m for m in messages if m.get("role") == "user"]
     last = message_text(user_turns[-1]) if user_turns else ""
-    request = parse(last).explanation or last  # prior files pasted into the message are not the request
+    request = _request_text(last)
 
     previous = _previous_app(messages)
-    if previous is None:
+    if previous is None or _NEW_APP.search(request.lower()):
         plan = planner.plan_app(request)
         style = writer.choose_style(plan, seed)
         return writer.render_response(plan, writer.write_app(plan, style), writer.describe_app(plan))
 
     plan, changes = planner.apply_change(previous, request)
-    if not changes and _NEW_APP.search(request.lower()):
-        plan = planner.plan_app(request)
-        style = writer.choose_style(plan, seed)
-        return writer.render_response(plan, writer.write_app(plan, style), writer.describe_app(plan))
-
     style = writer.choose_style(plan, seed)
     files = writer.write_app(plan, style)
     if changes:
@@ -56,6 +52,17 @@ def respond(messages: list[dict], *, seed: int | None = None) -> str:
             "an accent colour), so here is the app unchanged. A full model can make freer edits."
         )
     return writer.render_response(plan, files, intro)
+
+
+def _request_text(text: str) -> str:
+    """What the user asked, without the current files Kiln puts before it (generation/prompts.py puts
+    them above a "## Request" heading; any other caller's pasted files are dropped as well)."""
+    heading = None
+    for heading in re.finditer(r"^#{1,6}\s*request\s*:?\s*$", text, flags=re.I | re.M):
+        pass
+    if heading is not None:
+        text = text[heading.end() :]
+    return parse(text).explanation or text
 
 
 def _previous_app(messages: list[dict]) -> planner.AppPlan | None:
