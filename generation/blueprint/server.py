@@ -31,12 +31,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "kiln-blueprint"
 MAX_BODY = 8 * 1024 * 1024
-_PIECE = re.compile(r"\s*[A-Za-z]{1,4}|\s*\d{1,3}|\s*[^\sA-Za-z\d]|\s+")
+_PIECE = re.compile(r" ?[A-Za-z]{1,4}| ?\d{1,3}| ?[^\sA-Za-z\d]|\s{1,4}")
 
 
 def split_tokens(text: str) -> list[str]:
-    """Token-like pieces: a word part of up to 4 letters (with the spaces before it), a few digits,
-    or one other character. Joined, they give back the text exactly."""
+    """Token-like pieces: a word part of up to 4 letters (with one space before it), a few digits,
+    one other character, or up to 4 whitespace characters. Joined, they give back the text exactly."""
     return _PIECE.findall(text)
 
 
