@@ -168,6 +168,8 @@ def _wait_healthy(build: Build) -> None:
 def _fail(build: Build, error: SandboxError) -> None:
     if build.container_id:
         docker_driver.remove_container(build.container_id)
+    # The log keeps what went wrong; the files are in the AppVersion, so the folder is dead weight.
+    shutil.rmtree(build_dir(build.id), ignore_errors=True)
     build.status = Build.Status.FAILED
     build.error = str(error)
     build.log = "\n".join(part for part in (build.log, error.log) if part)
