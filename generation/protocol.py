@@ -123,11 +123,15 @@ def normalise_path(raw: str) -> str:
     if "\\" in path:
         raise ProtocolError(f"File path {shown} contains a backslash; use forward slashes.")
     if _DRIVE.match(path):
-        raise ProtocolError(f"File path {shown} starts with a drive letter; paths must be relative to the app.")
+        raise ProtocolError(
+            f"File path {shown} starts with a drive letter; paths must be relative to the app."
+        )
     if path.startswith("/"):
         raise ProtocolError(f"File path {shown} is absolute; paths must be relative to the app.")
     if path.startswith("~"):
-        raise ProtocolError(f"File path {shown} points into a home folder; paths must be relative to the app.")
+        raise ProtocolError(
+            f"File path {shown} points into a home folder; paths must be relative to the app."
+        )
     bad = sorted(set(path) & _FORBIDDEN_CHARS)
     if bad:
         raise ProtocolError(f"File path {shown} contains the character {bad[0]!r}, which is not allowed.")
@@ -333,8 +337,11 @@ class StreamParser:
             return
 
         if self_closing:
-            self._issue(events, f"The <file/> tag for {shown} has no content; write <file ...>content</file>.",
-                        raw_path)
+            self._issue(
+                events,
+                f"The <file/> tag for {shown} has no content; write <file ...>content</file>.",
+                raw_path,
+            )
             return
         if raw_path is None:
             self._issue(events, "A <file> tag has no path attribute; its content was dropped.")
@@ -385,13 +392,18 @@ class StreamParser:
             return
         if "\x00" in text:
             block.rejected = True
-            self._issue(events, f"{block.shown_path} contains a NUL byte; the file was not written.", block.path)
+            self._issue(
+                events, f"{block.shown_path} contains a NUL byte; the file was not written.", block.path
+            )
             return
         block.size += len(text)
         if block.size > MAX_FILE_CHARS:
             block.rejected = True
-            self._issue(events, f"{block.shown_path} is larger than {MAX_FILE_CHARS} characters; "
-                                "the file was not written.", block.path)
+            self._issue(
+                events,
+                f"{block.shown_path} is larger than {MAX_FILE_CHARS} characters; the file was not written.",
+                block.path,
+            )
             return
         block.parts.append(text)
         events.append(FileDelta(block.path, text))
@@ -401,12 +413,19 @@ class StreamParser:
         if block.kind != "file" or block.rejected:
             return
         if forgotten_close:
-            self._issue(events, f"{block.shown_path} was not closed with </file> before the next tag; "
-                                "it was kept as written.", block.path)
+            self._issue(
+                events,
+                f"{block.shown_path} was not closed with </file> before the next tag; "
+                "it was kept as written.",
+                block.path,
+            )
         content = "".join(block.parts)
         if block.path in self.files:
-            self._issue(events, f"{block.shown_path} was written more than once; the last version is kept.",
-                        block.path)
+            self._issue(
+                events,
+                f"{block.shown_path} was written more than once; the last version is kept.",
+                block.path,
+            )
         self.files[block.path] = content
         events.append(FileCompleted(block.path, content))
 

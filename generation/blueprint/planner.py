@@ -20,7 +20,7 @@ patterns, no model:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from generation.blueprint import vocabulary as vocab
 
@@ -138,21 +138,40 @@ def _label(name: str, unit: str | None = None) -> str:
 
 
 def _is_noun(word: str) -> bool:
-    return (word not in vocab.FILLER and word not in vocab.VERBS and word not in vocab.APP_SUFFIXES
-            and not word.isdigit() and len(word) > 1)
+    return (
+        word not in vocab.FILLER
+        and word not in vocab.VERBS
+        and word not in vocab.APP_SUFFIXES
+        and not word.isdigit()
+        and len(word) > 1
+    )
 
 
 # --- Prompt -> plan ----------------------------------------------------------------------------------
 
-_MARKERS = re.compile("|".join(vocab.ATTRIBUTE_MARKERS + [r"\b(?:should|must|will) (?:have|include|store|show|contain|record|track)\b", r":"]))
+_MARKERS = re.compile(
+    "|".join(
+        vocab.ATTRIBUTE_MARKERS
+        + [r"\b(?:should|must|will) (?:have|include|store|show|contain|record|track)\b", r":"]
+    )
+)
 # After the first sentence, "I need their name, email..." lists fields too.
-_LATER_MARKERS = re.compile(_MARKERS.pattern + r"|\b(?:i|we|it|they|each \w+) (?:need|want|should|must|will|would like)"
-                            r"(?: to)?(?: (?:have|has|store|track|record|see|keep|log|save|enter|show|include))?\b")
+_LATER_MARKERS = re.compile(
+    _MARKERS.pattern + r"|\b(?:i|we|it|they|each \w+) (?:need|want|should|must|will|would like)"
+    r"(?: to)?(?: (?:have|has|store|track|record|see|keep|log|save|enter|show|include))?\b"
+)
 _VALUES_IN_PARENS = re.compile(r"\(([^()]*)\)")
 _SLASH_VALUES = re.compile(r"\b([a-z][a-z ]*?)(?:\s*:\s*|\s+)((?:[a-z][\w-]*\s*/\s*)+[a-z][\w-]*)")
-_CAN_CLAUSE = re.compile(r"\b(?:where|so that|so|that lets|lets|letting|allowing|to let|to help) (?:i|we|me|us|you|people|users?) (?:can |could |to |will )?(.*)")
-_NAMED = re.compile(r"""\b(?:called|named|titled)\s+["“'‘]?([a-z0-9][\w '&-]{0,40}?)["”'’]?(?=[.,;!?]|$| with| that| where| for)""", re.I)
-_TICK_WORDS = re.compile(r"\b(?:tick|ticked|check(?:ed)? off|cross(?:ed)? off|mark(?:ed)? (?:as |them as |it as )?(?:done|complete|completed|finished)|complete|completed|done)\b")
+_CAN_CLAUSE = re.compile(
+    r"\b(?:where|so that|so|that lets|lets|letting|allowing|to let|to help) (?:i|we|me|us|you|people|users?) (?:can |could |to |will )?(.*)"
+)
+_NAMED = re.compile(
+    r"""\b(?:called|named|titled)\s+["“'‘]?([a-z0-9][\w '&-]{0,40}?)["”'’]?(?=[.,;!?]|$| with| that| where| for)""",
+    re.IGNORECASE,
+)
+_TICK_WORDS = re.compile(
+    r"\b(?:tick|ticked|check(?:ed)? off|cross(?:ed)? off|mark(?:ed)? (?:as |them as |it as )?(?:done|complete|completed|finished)|complete|completed|done)\b"
+)
 
 
 @dataclass
@@ -175,7 +194,7 @@ def plan_app(prompt: str) -> AppPlan:
 
     kind, kind_at, keyword = _find_kind(head)
     if kind is not None:
-        after = _words(head[kind_at:])[len(keyword.split()):][:1]
+        after = _words(head[kind_at:])[len(keyword.split()) :][:1]
         if after and after[0].endswith("s") and _is_noun(after[0]) and after[0] not in vocab.CLAUSE_BREAKS:
             kind = None  # "vacation requests": the kind's word only describes the thing
         else:
@@ -252,8 +271,11 @@ def _find_kind(text: str) -> tuple[dict | None, int, str | None]:
     for kind in vocab.KINDS:
         for keyword in kind["keywords"]:
             match = re.search(r"(?<![\w-])" + re.escape(keyword) + r"(?![\w-])", text)
-            if match and (best is None or match.start() < best_at
-                          or (match.start() == best_at and len(keyword) > len(best_keyword))):
+            if match and (
+                best is None
+                or match.start() < best_at
+                or (match.start() == best_at and len(keyword) > len(best_keyword))
+            ):
                 best, best_at, best_keyword = kind, match.start(), keyword
     if best is not None and best_keyword in {"inventory", "warehouse", "book", "notebook"}:
         # "a wine cellar inventory": the words before the app word name the thing, not the kind.
@@ -264,20 +286,43 @@ def _find_kind(text: str) -> tuple[dict | None, int, str | None]:
 
 
 def _kind_app_name(head: str, kind: dict, at: int) -> str:
-    """"a recipe book" -> "Recipe book"; "a book tracker" -> "Book tracker"; else the kind's name."""
+    """ "a recipe book" -> "Recipe book"; "a book tracker" -> "Book tracker"; else the kind's name."""
     words = _words(head[at:])[:4]
     for i, word in enumerate(words[1:4], start=1):
-        if word in vocab.APP_SUFFIXES and word not in {"app", "application", "website", "site", "tool",
-                                                       "page", "system", "portal", "db", "database"}:
+        if word in vocab.APP_SUFFIXES and word not in {
+            "app",
+            "application",
+            "website",
+            "site",
+            "tool",
+            "page",
+            "system",
+            "portal",
+            "db",
+            "database",
+        }:
             return " ".join(words[: i + 1])
     return kind["app"]
 
 
-_ACTION = re.compile(r"\b(track|log|manage|organi[sz]e|record|catalog(?:ue)?|collect|store|plan|save|"
-                     r"list|remember|rate|review|schedule|monitor|keep track of|keep a list of|follow)\s+(.+)$")
-_ACTION_APP = {"track": "tracker", "log": "log", "manage": "manager", "organize": "organizer",
-               "organise": "organiser", "collect": "collection", "plan": "planner", "schedule": "planner",
-               "rate": "ratings", "review": "reviews", "catalog": "catalog", "catalogue": "catalogue"}
+_ACTION = re.compile(
+    r"\b(track|log|manage|organi[sz]e|record|catalog(?:ue)?|collect|store|plan|save|"
+    r"list|remember|rate|review|schedule|monitor|keep track of|keep a list of|follow)\s+(.+)$"
+)
+_ACTION_APP = {
+    "track": "tracker",
+    "log": "log",
+    "manage": "manager",
+    "organize": "organizer",
+    "organise": "organiser",
+    "collect": "collection",
+    "plan": "planner",
+    "schedule": "planner",
+    "rate": "ratings",
+    "review": "reviews",
+    "catalog": "catalog",
+    "catalogue": "catalogue",
+}
 _GENERIC_APP_WORDS = {"app", "application", "website", "site", "tool", "page", "system", "portal"}
 
 
@@ -368,7 +413,12 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
             else:
                 phrase.words.append(word)
         cleaned = _clean_phrase(phrase.words)
-        if not cleaned or " ".join(cleaned) in entity_words or cleaned[-1] in entity_words and len(cleaned) == 1:
+        if (
+            not cleaned
+            or " ".join(cleaned) in entity_words
+            or cleaned[-1] in entity_words
+            and len(cleaned) == 1
+        ):
             continue
         if len(cleaned) > 4:
             continue  # prose, not a field name
@@ -377,8 +427,20 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
     return out
 
 
-_UI_WORDS = {"checkbox", "tickbox", "toggle", "switch", "dropdown", "select", "picker", "input", "box", "textbox",
-             "textarea", "slider"}
+_UI_WORDS = {
+    "checkbox",
+    "tickbox",
+    "toggle",
+    "switch",
+    "dropdown",
+    "select",
+    "picker",
+    "input",
+    "box",
+    "textbox",
+    "textarea",
+    "slider",
+}
 
 
 def _clean_phrase(words: list[str]) -> list[str]:
@@ -391,7 +453,11 @@ def _clean_phrase(words: list[str]) -> list[str]:
     for i, word in enumerate(words):
         if word in vocab.CLAUSE_BREAKS and kept:
             break
-        if word == "of" and i + 1 < len(words) and words[i + 1] in {"each", "every", "my", "the", "a", "an", "their"}:
+        if (
+            word == "of"
+            and i + 1 < len(words)
+            and words[i + 1] in {"each", "every", "my", "the", "a", "an", "their"}
+        ):
             break
         kept.append(word)
     # Leading verbs and filler: "record the date" -> date; "a short description" stays.
@@ -399,16 +465,46 @@ def _clean_phrase(words: list[str]) -> list[str]:
         kept = kept[1:]
     while kept and kept[-1] in vocab.FILLER:
         kept = kept[:-1]
-    kept = [w for w in kept if w not in {"it's", "it", "i've", "been", "has", "have", "is", "was", "field", "fields",
-                                         "column", "option", "optional", "new"} or w == kept[0] and w in {"is", "has"}]
+    kept = [
+        w
+        for w in kept
+        if w
+        not in {
+            "it's",
+            "it",
+            "i've",
+            "been",
+            "has",
+            "have",
+            "is",
+            "was",
+            "field",
+            "fields",
+            "column",
+            "option",
+            "optional",
+            "new",
+        }
+        or w == kept[0]
+        and w in {"is", "has"}
+    ]
     if boolean and kept:
         return ["is"] + kept if kept[-1] not in vocab.BOOLEAN_WORDS else kept[-1:]
     return kept
 
 
-_KNOWN_WORDS = (vocab.DATE_WORDS | vocab.DATETIME_WORDS | vocab.MINUTE_WORDS | vocab.INTEGER_WORDS
-                | vocab.NUMBER_WORDS | vocab.BOOLEAN_WORDS | vocab.TEXT_WORDS | vocab.TITLE_NAMES
-                | {k[1] for k in vocab.ENUM_VALUES} | {k.split()[-1] for k in vocab.PHRASES})
+_KNOWN_WORDS = (
+    vocab.DATE_WORDS
+    | vocab.DATETIME_WORDS
+    | vocab.MINUTE_WORDS
+    | vocab.INTEGER_WORDS
+    | vocab.NUMBER_WORDS
+    | vocab.BOOLEAN_WORDS
+    | vocab.TEXT_WORDS
+    | vocab.TITLE_NAMES
+    | {k[1] for k in vocab.ENUM_VALUES}
+    | {k.split()[-1] for k in vocab.PHRASES}
+)
 
 
 def _field(phrase: _Phrase, entity: str) -> FieldPlan:
@@ -432,9 +528,9 @@ def _field(phrase: _Phrase, entity: str) -> FieldPlan:
         name, type_ = _snake(words[1:]), "boolean"
     elif last in vocab.BOOLEAN_WORDS:
         name, type_ = _snake(words), "boolean"
-    elif len(words) > 1 and words[0] in {"last", "next", "first"}:
-        name, type_ = _snake(words), "date"
-    elif (last in vocab.DATE_WORDS or words[0] == "date") and not (last == "day" and len(words) == 1 and unit):
+    elif len(words) > 1 and words[0] in {"last", "next", "first"} or (last in vocab.DATE_WORDS or words[0] == "date") and not (
+        last == "day" and len(words) == 1 and unit
+    ):
         name, type_ = _snake(words), "date"
     elif last in vocab.DATETIME_WORDS:
         name, type_ = _snake(words), "datetime"
@@ -451,11 +547,17 @@ def _field(phrase: _Phrase, entity: str) -> FieldPlan:
         name, type_ = _snake(words), "number"
     elif last in vocab.TEXT_WORDS:
         name, type_ = _snake(words), "text"
-    elif (entity, joined) in vocab.ENUM_VALUES or (None, joined) in vocab.ENUM_VALUES or (
-            len(words) <= 2 and (None, last) in vocab.ENUM_VALUES):
+    elif (
+        (entity, joined) in vocab.ENUM_VALUES
+        or (None, joined) in vocab.ENUM_VALUES
+        or (len(words) <= 2 and (None, last) in vocab.ENUM_VALUES)
+    ):
         name, type_ = _snake(words), "enum"
-        values = vocab.ENUM_VALUES.get((entity, joined)) or vocab.ENUM_VALUES.get((None, joined)) \
+        values = (
+            vocab.ENUM_VALUES.get((entity, joined))
+            or vocab.ENUM_VALUES.get((None, joined))
             or vocab.ENUM_VALUES[(None, last)]
+        )
     else:
         name, type_ = _snake(words), "string"
         if last in {"email", "mail"}:
@@ -479,8 +581,14 @@ def _field(phrase: _Phrase, entity: str) -> FieldPlan:
                 clean_values.append(v)
         if len(clean_values) < 2:
             type_, clean_values = "string", None
-    plan = FieldPlan(name=name, type=type_, label=_label(name, unit), unit=unit, input=extra.get("input"),
-                     values=clean_values)
+    plan = FieldPlan(
+        name=name,
+        type=type_,
+        label=_label(name, unit),
+        unit=unit,
+        input=extra.get("input"),
+        values=clean_values,
+    )
     if type_ == "boolean":
         plan.default = False
     elif type_ == "enum":
@@ -501,10 +609,12 @@ def _dedupe(fields: list[FieldPlan]) -> list[FieldPlan]:
 def _with_title(fields: list[FieldPlan], title_name: str) -> list[FieldPlan]:
     """Put a required string title first: one the prompt named, or the kind's, or "title"/"name"."""
     for i, f in enumerate(fields):
-        if f.name == title_name or (f.type == "string" and (
-                f.name in vocab.TITLE_NAMES or f.name.endswith(("_name", "_title")))):
-            title = replace(f, type="string", required=True, values=None, default=None, unit=None,
-                            label=_label(f.name))
+        if f.name == title_name or (
+            f.type == "string" and (f.name in vocab.TITLE_NAMES or f.name.endswith(("_name", "_title")))
+        ):
+            title = replace(
+                f, type="string", required=True, values=None, default=None, unit=None, label=_label(f.name)
+            )
             return [title] + fields[:i] + fields[i + 1 :]
     return [FieldPlan(title_name, "string", _label(title_name), required=True)] + fields
 
@@ -518,9 +628,16 @@ def plan_from_app_json(data: dict) -> AppPlan | None:
         entity, spec = next(iter(data["entities"].items()))
         fields = []
         for name, f in spec["fields"].items():
-            fields.append(FieldPlan(name=name, type=f.get("type", "string"), label=_label(name),
-                                    required=bool(f.get("required")), values=f.get("values"),
-                                    default=f.get("default")))
+            fields.append(
+                FieldPlan(
+                    name=name,
+                    type=f.get("type", "string"),
+                    label=_label(name),
+                    required=bool(f.get("required")),
+                    values=f.get("values"),
+                    default=f.get("default"),
+                )
+            )
     except (KeyError, TypeError, AttributeError, StopIteration):
         return None
     if not fields or not re.fullmatch(r"[A-Z][A-Za-z0-9]*", entity):
@@ -531,20 +648,31 @@ def plan_from_app_json(data: dict) -> AppPlan | None:
         fields.insert(0, title)
     else:
         fields = _with_title(fields, "name")
-    return AppPlan(name=str(data.get("name") or "My app"), entity=entity, noun=_noun_from_entity(entity),
-                   fields=fields)
+    return AppPlan(
+        name=str(data.get("name") or "My app"), entity=entity, noun=_noun_from_entity(entity), fields=fields
+    )
 
 
 # --- Follow-ups --------------------------------------------------------------------------------------
 
 _DARK = re.compile(r"\bdark\b")
 _LIGHT = re.compile(r"\blight (?:mode|theme)\b|\bno (?:longer )?dark\b")
-_RENAME_ENTITY = re.compile(r"\b(?:rename|call)\s+(?:the\s+|all\s+|my\s+)?([a-z][a-z ]*?)\s+(?:to|as|into)\s+\"?([a-z][a-z ]*?)\"?(?:[.,!]|$| instead)")
+_RENAME_ENTITY = re.compile(
+    r"\b(?:rename|call)\s+(?:the\s+|all\s+|my\s+)?([a-z][a-z ]*?)\s+(?:to|as|into)\s+\"?([a-z][a-z ]*?)\"?(?:[.,!]|$| instead)"
+)
 _CALL_THEM = re.compile(r"\bcall (?:them|it|each one|each)\s+\"?([a-z][a-z ]*?)\"?(?:[.,!]|$| instead)")
-_RENAME_APP = re.compile(r"\b(?:rename|call|name|title)\s+(?:the |my )?(?:app|application|page|site)\s+(?:to |as )?\"?([^\".!]+?)\"?(?:[.!]|$)")
-_REMOVE = re.compile(r"\b(?:remove|delete|drop|hide|get rid of|take out|no longer need|don't need|do not need)\s+(?:the\s+)?(.+?)(?:\s+(?:field|column|input|box))?(?:[.,!]|$| and )")
-_ADD = re.compile(r"\b(?:add|include|also track|also record|also store|track|record|store|need|want|with|plus)\s+(.+)")
-_SORT = re.compile(r"\bsort(?:ed)?\s+(?:them\s+|it\s+|the list\s+|items\s+)?(?:by|on)\s+(?:the\s+)?([a-z][a-z ]*?)(?:\s+(asc\w*|desc\w*|newest|oldest|first|highest|lowest))?(?:[.,!]|$| and )")
+_RENAME_APP = re.compile(
+    r"\b(?:rename|call|name|title)\s+(?:the |my )?(?:app|application|page|site)\s+(?:to |as )?\"?([^\".!]+?)\"?(?:[.!]|$)"
+)
+_REMOVE = re.compile(
+    r"\b(?:remove|delete|drop|hide|get rid of|take out|no longer need|don't need|do not need)\s+(?:the\s+)?(.+?)(?:\s+(?:field|column|input|box))?(?:[.,!]|$| and )"
+)
+_ADD = re.compile(
+    r"\b(?:add|include|also track|also record|also store|track|record|store|need|want|with|plus)\s+(.+)"
+)
+_SORT = re.compile(
+    r"\bsort(?:ed)?\s+(?:them\s+|it\s+|the list\s+|items\s+)?(?:by|on)\s+(?:the\s+)?([a-z][a-z ]*?)(?:\s+(asc\w*|desc\w*|newest|oldest|first|highest|lowest))?(?:[.,!]|$| and )"
+)
 _REQUIRE = re.compile(r"\bmake\s+(?:the\s+)?([a-z][a-z ]*?)\s+(?:field\s+)?(required|mandatory|optional)")
 
 
@@ -567,7 +695,9 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
         text = _LIGHT.sub(" ", text)
 
     for colour, hex_ in vocab.ACCENTS.items():
-        if re.search(rf"\b{colour}\b", text) and re.search(r"\b(?:colou?r|accent|theme|buttons?|make it|use)\b", text):
+        if re.search(rf"\b{colour}\b", text) and re.search(
+            r"\b(?:colou?r|accent|theme|buttons?|make it|use)\b", text
+        ):
             plan.accent = hex_
             changes.append(f"made the accent colour {colour}")
             text = re.sub(rf"\b(?:make it |use |change the )?(?:accent |colou?r )?{colour}\b", " ", text)
@@ -581,21 +711,36 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
 
     rename = _RENAME_ENTITY.search(text)
     new_noun = None
-    if rename and set(_words(rename.group(1))) & {plan.noun, plan.plural, plan.entity.lower(), *plan.noun.split(),
-                                                  *plan.plural.split(), "them", "items", "entries", "records"}:
+    if rename and set(_words(rename.group(1))) & {
+        plan.noun,
+        plan.plural,
+        plan.entity.lower(),
+        *plan.noun.split(),
+        *plan.plural.split(),
+        "them",
+        "items",
+        "entries",
+        "records",
+    }:
         new_noun = rename.group(2)
         text = text[: rename.start()] + text[rename.end() :]
-    elif (call := _CALL_THEM.search(text)):
+    elif call := _CALL_THEM.search(text):
         new_noun = call.group(1)
         text = text[: call.start()] + text[call.end() :]
     if new_noun:
-        words = [singularise(w) if i == len(_words(new_noun)) - 1 else w for i, w in enumerate(_words(new_noun))]
+        words = [
+            singularise(w) if i == len(_words(new_noun)) - 1 else w for i, w in enumerate(_words(new_noun))
+        ]
         entity = _pascal(words[-2:])
         if entity and entity != plan.entity:
             old_noun, old_plural = plan.noun, plan.plural
             plan.entity, plan.noun = entity, " ".join(words[-2:])
-            plan.name = re.sub(rf"\b{re.escape(old_plural)}\b", plan.plural,
-                               re.sub(rf"\b{re.escape(old_noun)}\b", plan.noun, plan.name, flags=re.I), flags=re.I)
+            plan.name = re.sub(
+                rf"\b{re.escape(old_plural)}\b",
+                plan.plural,
+                re.sub(rf"\b{re.escape(old_noun)}\b", plan.noun, plan.name, flags=re.IGNORECASE),
+                flags=re.IGNORECASE,
+            )
             plan.name = _sentence_case(plan.name)
             changes.append(f"renamed the {old_noun} entity to {entity}")
 
@@ -621,7 +766,15 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
     sort = _SORT.search(text)
     if sort:
         target = _match_field(plan, sort.group(1))
-        key = target.name if target else ("created_at" if re.search(r"\b(?:newest|oldest|created|added|date added)\b", sort.group(1)) else None)
+        key = (
+            target.name
+            if target
+            else (
+                "created_at"
+                if re.search(r"\b(?:newest|oldest|created|added|date added)\b", sort.group(1))
+                else None
+            )
+        )
         if key:
             direction_word = (sort.group(2) or "") + " " + sort.group(1)
             direction = "desc" if re.search(r"desc|newest|highest|latest|most", direction_word) else "asc"
@@ -651,7 +804,11 @@ def _match_field(plan: AppPlan, text: str) -> FieldPlan | None:
         return None
     snake = _snake(words)
     for f in plan.fields:
-        if f.name == snake or f.name == _snake([singularise(w) for w in words]) or f.label.lower() == " ".join(words):
+        if (
+            f.name == snake
+            or f.name == _snake([singularise(w) for w in words])
+            or f.label.lower() == " ".join(words)
+        ):
             return f
     phrase = " ".join(words)
     if phrase in vocab.PHRASES:
@@ -662,8 +819,15 @@ def _match_field(plan: AppPlan, text: str) -> FieldPlan | None:
 def _describe_type(f: FieldPlan) -> str:
     if f.type == "enum":
         return ", ".join(f.values[:-1]) + " or " + f.values[-1]
-    words = {"string": "text", "text": "long text", "number": "number", "integer": "whole number",
-             "boolean": "yes/no", "date": "date", "datetime": "date and time"}
+    words = {
+        "string": "text",
+        "text": "long text",
+        "number": "number",
+        "integer": "whole number",
+        "boolean": "yes/no",
+        "date": "date",
+        "datetime": "date and time",
+    }
     unit = f" in {f.unit}" if f.unit else ""
     return words.get(f.type, f.type) + unit
 

@@ -13,9 +13,11 @@ import re
 from generation.blueprint import planner, writer
 from generation.protocol import parse
 
-_NEW_APP = re.compile(r"\b(?:build|make|create|start|write|generate|design)\s+(?:me\s+)?(?:a|an|another|a new)\s+"
-                      r"(?:[\w-]+\s+){0,4}?(?:app|application|tracker|list|manager|log|planner|site|website|tool|"
-                      r"journal|book|catalog|dashboard)\b")
+_NEW_APP = re.compile(
+    r"\b(?:build|make|create|start|write|generate|design)\s+(?:me\s+)?(?:a|an|another|a new)\s+"
+    r"(?:[\w-]+\s+){0,4}?(?:app|application|tracker|list|manager|log|planner|site|website|tool|"
+    r"journal|book|catalog|dashboard)\b"
+)
 
 
 def message_text(message: dict) -> str:
@@ -58,7 +60,7 @@ def _request_text(text: str) -> str:
     """What the user asked, without the current files Kiln puts before it (generation/prompts.py puts
     them above a "## Request" heading; any other caller's pasted files are dropped as well)."""
     heading = None
-    for heading in re.finditer(r"^#{1,6}\s*request\s*:?\s*$", text, flags=re.I | re.M):
+    for heading in re.finditer(r"^#{1,6}\s*request\s*:?\s*$", text, flags=re.IGNORECASE | re.MULTILINE):
         pass
     if heading is not None:
         text = text[heading.end() :]

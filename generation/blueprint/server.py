@@ -22,7 +22,6 @@ import re
 import threading
 import time
 import uuid
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from generation.blueprint.responder import message_text, respond
@@ -70,7 +69,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "kiln-blueprint"
     sys_version = ""
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):
         log.debug("%s %s", self.address_string(), format % args)
 
     # --- routing
@@ -134,28 +133,39 @@ class Handler(BaseHTTPRequestHandler):
         created = int(time.time())
 
         if not body.get("stream"):
-            return self._send_json(200, {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "system_fingerprint": None,
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": "".join(pieces)},
-                    "logprobs": None,
-                    "finish_reason": finish_reason,
-                }],
-                "usage": usage,
-            })
+            return self._send_json(
+                200,
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "system_fingerprint": None,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(pieces)},
+                            "logprobs": None,
+                            "finish_reason": finish_reason,
+                        }
+                    ],
+                    "usage": usage,
+                },
+            )
 
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         def chunk(delta: dict, finish: str | None = None, choices: bool = True) -> dict:
-            data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "system_fingerprint": None,
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-                    if choices else []}
+            data = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": None,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+                if choices
+                else [],
+            }
             if include_usage:
                 data["usage"] = None
             return data
@@ -213,8 +223,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": {"message": message, "type": kind, "param": param, "code": code}})
 
 
-def make_server(*, host: str = "127.0.0.1", port: int = 0, model_name: str | None = None,
-                delay_ms: float | None = None) -> BlueprintServer:
+def make_server(
+    *, host: str = "127.0.0.1", port: int = 0, model_name: str | None = None, delay_ms: float | None = None
+) -> BlueprintServer:
     """A bound, not yet serving, blueprint server. Unset options come from Django settings."""
     if model_name is None or delay_ms is None:
         from django.conf import settings
@@ -224,8 +235,9 @@ def make_server(*, host: str = "127.0.0.1", port: int = 0, model_name: str | Non
     return BlueprintServer((host, port), model_name=model_name, delay_ms=delay_ms)
 
 
-def start_in_thread(*, port: int = 0, host: str = "127.0.0.1", model_name: str | None = None,
-                    delay_ms: float | None = None) -> tuple[BlueprintServer, str]:
+def start_in_thread(
+    *, port: int = 0, host: str = "127.0.0.1", model_name: str | None = None, delay_ms: float | None = None
+) -> tuple[BlueprintServer, str]:
     """Serve in a daemon thread (for tests and dev tools). Returns the server and its base URL
     ("http://127.0.0.1:<port>/v1"); stop it with server.shutdown(); server.server_close()."""
     server = make_server(host=host, port=port, model_name=model_name, delay_ms=delay_ms)

@@ -190,21 +190,23 @@ def _app_jsx(plan: AppPlan, style: Style) -> str:
         fields_js.append("  " + _js(spec) + ",")
     booleans = [f.name for f in plan.fields if f.type == "boolean"]
     searchable = [f.name for f in plan.fields if f.type in ("string", "text", "enum")]
-    constants = "\n".join([
-        f"const ENTITY = {_js(plan.entity)};",
-        f"const APP_NAME = {_js(plan.name)};",
-        f"const TAGLINE = {_js(_TAGLINES[style.heading].format(many=many))};",
-        f"const HEADING = {_js(_HEADINGS[style.heading].format(many=many, Many=many[:1].upper() + many[1:]))};",
-        f"const NOUN = {{ one: {_js(plan.noun)}, many: {_js(many)} }};",
-        f"const TITLE_FIELD = {_js(plan.title_field.name)};",
-        f"const DONE_FIELD = {_js(booleans[0]) if booleans else 'null'};",
-        f"const SEARCH_FIELDS = {_js(searchable)};",
-        f"const SORT = {{ field: {_js(style.sort[0])}, direction: {_js(style.sort[1])} }};",
-        f"const DELETE_TEXT = {_js(style.delete_text)};",
-        "const FIELDS = [",
-        *fields_js,
-        "];",
-    ])
+    constants = "\n".join(
+        [
+            f"const ENTITY = {_js(plan.entity)};",
+            f"const APP_NAME = {_js(plan.name)};",
+            f"const TAGLINE = {_js(_TAGLINES[style.heading].format(many=many))};",
+            f"const HEADING = {_js(_HEADINGS[style.heading].format(many=many, Many=many[:1].upper() + many[1:]))};",
+            f"const NOUN = {{ one: {_js(plan.noun)}, many: {_js(many)} }};",
+            f"const TITLE_FIELD = {_js(plan.title_field.name)};",
+            f"const DONE_FIELD = {_js(booleans[0]) if booleans else 'null'};",
+            f"const SEARCH_FIELDS = {_js(searchable)};",
+            f"const SORT = {{ field: {_js(style.sort[0])}, direction: {_js(style.sort[1])} }};",
+            f"const DELETE_TEXT = {_js(style.delete_text)};",
+            "const FIELDS = [",
+            *fields_js,
+            "];",
+        ]
+    )
     return APP_JSX.replace("__CONSTANTS__", constants).replace("__LAYOUT__", style.layout)
 
 

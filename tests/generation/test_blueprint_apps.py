@@ -29,26 +29,74 @@ def fields_of(app: dict) -> tuple[str, dict]:
 @pytest.mark.parametrize(
     "prompt, entity, expected",
     [
-        ("a todo list where I can add, tick and delete tasks", "Task", {"title": "string", "done": "boolean"}),
-        ("a recipe book with ingredients, cooking time and rating", "Recipe",
-         {"name": "string", "ingredients": "text", "cooking_time": "integer", "rating": "integer"}),
-        ("track my workouts with date, exercise, sets and reps", "Workout",
-         {"exercise": "string", "date": "date", "sets": "integer", "reps": "integer"}),
-        ("a contact manager with name, email and phone", "Contact",
-         {"name": "string", "email": "string", "phone": "string"}),
-        ("An expense tracker with amount, date, category (food, rent, fun) and whether it's paid", "Expense",
-         {"description": "string", "amount": "number", "date": "date", "category": "enum", "paid": "boolean"}),
-        ("Let me track the birds I spot: species, location, date seen and count", "Bird",
-         {"name": "string", "species": "string", "location": "string", "date_seen": "date", "count": "integer"}),
-        ("a bug tracker with title, severity, status (open, fixed, wontfix) and description", "Bug",
-         {"title": "string", "severity": "enum", "status": "enum", "description": "text"}),
-        ("I want to keep a list of my vinyl records with artist, year and condition", "VinylRecord",
-         {"name": "string", "artist": "string", "year": "integer", "condition": "enum"}),
-        ("a movie watchlist app with rating 1-5 and watched checkbox", "Movie",
-         {"title": "string", "rating": "integer", "watched": "boolean"}),
-        ("A tool to manage my team's vacation requests with start date, end date, reason and approved",
-         "VacationRequest",
-         {"name": "string", "start_date": "date", "end_date": "date", "reason": "string", "approved": "boolean"}),
+        (
+            "a todo list where I can add, tick and delete tasks",
+            "Task",
+            {"title": "string", "done": "boolean"},
+        ),
+        (
+            "a recipe book with ingredients, cooking time and rating",
+            "Recipe",
+            {"name": "string", "ingredients": "text", "cooking_time": "integer", "rating": "integer"},
+        ),
+        (
+            "track my workouts with date, exercise, sets and reps",
+            "Workout",
+            {"exercise": "string", "date": "date", "sets": "integer", "reps": "integer"},
+        ),
+        (
+            "a contact manager with name, email and phone",
+            "Contact",
+            {"name": "string", "email": "string", "phone": "string"},
+        ),
+        (
+            "An expense tracker with amount, date, category (food, rent, fun) and whether it's paid",
+            "Expense",
+            {
+                "description": "string",
+                "amount": "number",
+                "date": "date",
+                "category": "enum",
+                "paid": "boolean",
+            },
+        ),
+        (
+            "Let me track the birds I spot: species, location, date seen and count",
+            "Bird",
+            {
+                "name": "string",
+                "species": "string",
+                "location": "string",
+                "date_seen": "date",
+                "count": "integer",
+            },
+        ),
+        (
+            "a bug tracker with title, severity, status (open, fixed, wontfix) and description",
+            "Bug",
+            {"title": "string", "severity": "enum", "status": "enum", "description": "text"},
+        ),
+        (
+            "I want to keep a list of my vinyl records with artist, year and condition",
+            "VinylRecord",
+            {"name": "string", "artist": "string", "year": "integer", "condition": "enum"},
+        ),
+        (
+            "a movie watchlist app with rating 1-5 and watched checkbox",
+            "Movie",
+            {"title": "string", "rating": "integer", "watched": "boolean"},
+        ),
+        (
+            "A tool to manage my team's vacation requests with start date, end date, reason and approved",
+            "VacationRequest",
+            {
+                "name": "string",
+                "start_date": "date",
+                "end_date": "date",
+                "reason": "string",
+                "approved": "boolean",
+            },
+        ),
     ],
 )
 def test_it_plans_the_entity_and_fields_a_person_expects(prompt, entity, expected):
@@ -63,8 +111,11 @@ def test_it_plans_the_entity_and_fields_a_person_expects(prompt, entity, expecte
 def test_enum_values_come_from_the_prompt():
     app, _ = app_for("a bug tracker with title and status (open, fixed, wontfix)")
 
-    assert app["entities"]["Bug"]["fields"]["status"] == {"type": "enum", "values": ["open", "fixed", "wontfix"],
-                                                         "default": "open"}
+    assert app["entities"]["Bug"]["fields"]["status"] == {
+        "type": "enum",
+        "values": ["open", "fixed", "wontfix"],
+        "default": "open",
+    }
 
 
 def test_the_app_is_named_after_the_prompt():
@@ -73,14 +124,21 @@ def test_the_app_is_named_after_the_prompt():
 
 
 def test_it_writes_the_contract_files_with_stable_markup():
-    app, files = app_for("a todo list where I can add, tick and delete tasks")
+    _, files = app_for("a todo list where I can add, tick and delete tasks")
 
-    assert list(files) == ["app.json", "index.html", "src/main.jsx", "src/api.js", "src/App.jsx", "src/styles.css"]
+    assert list(files) == [
+        "app.json",
+        "index.html",
+        "src/main.jsx",
+        "src/api.js",
+        "src/App.jsx",
+        "src/styles.css",
+    ]
     assert '<div id="root"></div>' in files["index.html"]
     assert 'href="/bundle.css"' in files["index.html"] and 'src="/bundle.js"' in files["index.html"]
     assert 'import { createRoot } from "react-dom/client"' in files["src/main.jsx"]
     app_jsx = files["src/App.jsx"]
-    assert 'aria-label={`Add ${ENTITY}`}' in app_jsx and 'const ENTITY = "Task";' in app_jsx
+    assert "aria-label={`Add ${ENTITY}`}" in app_jsx and 'const ENTITY = "Task";' in app_jsx
     assert 'aria-label="Delete"' in app_jsx and ">Add</button>" in app_jsx and "<ul" in app_jsx
     assert "/api/entities/" in files["src/api.js"] and 'method: "PATCH"' in files["src/api.js"]
     everything = "\n".join(files.values())
@@ -104,9 +162,13 @@ def test_two_seeds_differ_visibly():
 
 
 def test_a_follow_up_changes_the_earlier_app():
-    first = respond([{"role": "user", "content": "a todo list where I can add, tick and delete tasks"}], seed=3)
+    first = respond(
+        [{"role": "user", "content": "a todo list where I can add, tick and delete tasks"}], seed=3
+    )
     files = parse(first).files
-    messages = build_messages(history=[("a todo list", first)], files=files, prompt="add a due date and dark mode")
+    messages = build_messages(
+        history=[("a todo list", first)], files=files, prompt="add a due date and dark mode"
+    )
 
     parser = parse(respond(messages, seed=3))
 
@@ -119,7 +181,9 @@ def test_a_follow_up_changes_the_earlier_app():
 
 def test_a_follow_up_it_does_not_understand_keeps_the_app_and_says_so():
     first = respond([{"role": "user", "content": "a contact manager with name, email and phone"}])
-    messages = build_messages(history=[("contacts", first)], files=parse(first).files, prompt="what's the weather?")
+    messages = build_messages(
+        history=[("contacts", first)], files=parse(first).files, prompt="what's the weather?"
+    )
 
     parser = parse(respond(messages))
 
@@ -142,7 +206,9 @@ COMPILE_PROMPTS = [
 def esbuild() -> Path:
     binary = RUNTIME_MODULES / ".bin" / "esbuild"
     if not binary.exists() or not (RUNTIME_MODULES / "react-dom").exists():
-        pytest.skip(f"esbuild and React are not installed under {RUNTIME_MODULES} (npm ci in sandbox/runtime)")
+        pytest.skip(
+            f"esbuild and React are not installed under {RUNTIME_MODULES} (npm ci in sandbox/runtime)"
+        )
     return binary
 
 
@@ -155,8 +221,19 @@ def test_generated_apps_compile_with_esbuild(prompt, tmp_path):
         (tmp_path / path).write_text(content)
 
     result = subprocess.run(
-        [str(binary), "src/main.jsx", "--bundle", "--jsx=automatic", "--outfile=dist/bundle.js", "--log-level=error"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [
+            str(binary),
+            "src/main.jsx",
+            "--bundle",
+            "--jsx=automatic",
+            "--outfile=dist/bundle.js",
+            "--log-level=error",
+        ],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "NODE_PATH": str(RUNTIME_MODULES)},
     )
 

@@ -11,8 +11,10 @@ import pytest
 from generation.blueprint.server import split_tokens, start_in_thread
 from generation.protocol import StreamParser
 
-TODO = [{"role": "system", "content": "You are Kiln."},
-        {"role": "user", "content": "a todo list where I can add, tick and delete tasks"}]
+TODO = [
+    {"role": "system", "content": "You are Kiln."},
+    {"role": "user", "content": "a todo list where I can add, tick and delete tasks"},
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,9 @@ def client(server):
 
 
 def stream(client, messages=TODO, **kwargs):
-    return list(client.chat.completions.create(model="kiln-blueprint", messages=messages, stream=True, **kwargs))
+    return list(
+        client.chat.completions.create(model="kiln-blueprint", messages=messages, stream=True, **kwargs)
+    )
 
 
 def test_it_streams_a_whole_app_over_the_openai_protocol(client):
@@ -50,7 +54,9 @@ def test_it_streams_a_whole_app_over_the_openai_protocol(client):
     for c in content_chunks:
         parser.feed(c.choices[0].delta.content)
     parser.finish("stop")
-    assert {"app.json", "index.html", "src/main.jsx", "src/App.jsx", "src/api.js", "src/styles.css"} == set(parser.files)
+    assert {"app.json", "index.html", "src/main.jsx", "src/App.jsx", "src/api.js", "src/styles.css"} == set(
+        parser.files
+    )
     assert parser.issues == []
     assert "Task" in parser.explanation and "<file" not in parser.explanation
 
@@ -65,7 +71,9 @@ def test_usage_is_only_sent_when_asked_for(client):
 def test_max_tokens_cuts_the_answer_with_finish_reason_length(client):
     chunks = stream(client, max_tokens=40, stream_options={"include_usage": True})
 
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["length"]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == [
+        "length"
+    ]
     assert chunks[-1].usage.completion_tokens == 40
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert 40 <= len(text) <= 40 * 6
@@ -143,8 +151,10 @@ def test_a_client_hanging_up_mid_stream_does_not_hurt_the_server(server, client)
     body = b'{"stream": true, "messages": [{"role": "user", "content": "a recipe book"}]}'
     for _ in range(3):
         with socket.create_connection((host, port)) as sock:
-            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             assert sock.recv(200).startswith(b"HTTP/1.1 200")
         # closed after the first bytes, mid-stream
 

@@ -71,8 +71,10 @@ def test_jsx_tags_inside_a_file_are_content():
 
 
 def test_exactly_one_newline_is_stripped_at_each_end():
-    parser = parse('<file path="a.txt">\n\nline\n\n</file><file path="b.txt">same line</file>'
-                   '<file path="c.txt">\r\nwindows\r\n</file>')
+    parser = parse(
+        '<file path="a.txt">\n\nline\n\n</file><file path="b.txt">same line</file>'
+        '<file path="c.txt">\r\nwindows\r\n</file>'
+    )
 
     assert parser.files == {"a.txt": "\nline\n", "b.txt": "same line", "c.txt": "windows"}
 
@@ -102,7 +104,9 @@ def test_only_a_possible_closing_tag_is_held_back():
 
 
 def test_deltas_join_to_the_completed_content():
-    text = respond([{"role": "user", "content": "a recipe book with ingredients, cooking time and rating"}], seed=5)
+    text = respond(
+        [{"role": "user", "content": "a recipe book with ingredients, cooking time and rating"}], seed=5
+    )
     _, events = feed_in_pieces(text, list(range(0, len(text), 7)))
 
     completed = {e.path: e.content for e in events if isinstance(e, FileCompleted)}
@@ -181,21 +185,27 @@ def test_a_file_without_a_path_is_dropped_and_reported():
     parser = parse("<file>\nsecret\n</file>\n<file name='x.js'>\nalso\n</file>")
 
     assert parser.files == {}
-    assert [i.message for i in parser.issues] == ["A <file> tag has no path attribute; its content was dropped."] * 2
+    assert [i.message for i in parser.issues] == [
+        "A <file> tag has no path attribute; its content was dropped."
+    ] * 2
 
 
 def test_nul_bytes_in_content_drop_the_file():
     parser = parse('<file path="bin.dat">\nab\x00cd\n</file>\n<file path="ok.txt">\nok\n</file>')
 
     assert parser.files == {"ok.txt": "ok"}
-    assert parser.issues == [ProtocolIssue('"bin.dat" contains a NUL byte; the file was not written.', "bin.dat")]
+    assert parser.issues == [
+        ProtocolIssue('"bin.dat" contains a NUL byte; the file was not written.', "bin.dat")
+    ]
 
 
 def test_the_same_path_twice_keeps_the_last_version_and_says_so():
     parser = parse('<file path="a.js">\none\n</file>\n<file path="./a.js">\ntwo\n</file>')
 
     assert parser.files == {"a.js": "two"}
-    assert parser.issues == [ProtocolIssue('"a.js" was written more than once; the last version is kept.', "a.js")]
+    assert parser.issues == [
+        ProtocolIssue('"a.js" was written more than once; the last version is kept.', "a.js")
+    ]
 
 
 def test_single_quoted_and_unquoted_paths_work():
@@ -209,7 +219,9 @@ def test_single_quoted_and_unquoted_paths_work():
 
 def test_a_cut_off_file_is_reported_and_not_completed():
     parser = StreamParser()
-    events = parser.feed('Intro\n<file path="app.json">\n{}\n</file>\n<file path="src/App.jsx">\nexport default')
+    events = parser.feed(
+        'Intro\n<file path="app.json">\n{}\n</file>\n<file path="src/App.jsx">\nexport default'
+    )
     events += parser.finish("length")
 
     assert parser.files == {"app.json": "{}"}
@@ -253,8 +265,10 @@ def test_a_stray_closing_tag_is_reported_not_shown():
 
 
 def test_edit_and_delete_blocks_are_reported_as_not_supported_yet():
-    parser = parse('<edit path="src/App.jsx">\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n</edit>\n'
-                   '<delete path="old.js"/>\nDone')
+    parser = parse(
+        '<edit path="src/App.jsx">\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n</edit>\n'
+        '<delete path="old.js"/>\nDone'
+    )
 
     assert parser.files == {}
     assert parser.explanation == "Done"
@@ -281,7 +295,9 @@ TRICKY = (
 
 
 def test_splits_of_blueprint_output_parse_like_the_whole():
-    text = respond([{"role": "user", "content": "a todo list where I can add, tick and delete tasks"}], seed=2)
+    text = respond(
+        [{"role": "user", "content": "a todo list where I can add, tick and delete tasks"}], seed=2
+    )
     whole = parse(text)
     assert {"app.json", "index.html", "src/main.jsx", "src/App.jsx"} <= set(whole.files) and not whole.issues
 
@@ -306,7 +322,9 @@ def test_every_split_of_tricky_output_parses_like_the_whole(finish_reason):
 
 def test_random_many_piece_splits_parse_like_the_whole():
     rng = random.Random(1234)
-    blueprint = respond([{"role": "user", "content": "track my workouts with date, exercise, sets and reps"}], seed=9)
+    blueprint = respond(
+        [{"role": "user", "content": "track my workouts with date, exercise, sets and reps"}], seed=9
+    )
     for text in (TRICKY, blueprint):
         whole = parse(text, "length")
         for _ in range(150):
@@ -329,4 +347,8 @@ def test_events_become_browser_frames():
     assert event_to_frame(FileStarted("a.js")) == {"type": "file_start", "path": "a.js"}
     assert event_to_frame(FileDelta("a.js", "x")) == {"type": "file_delta", "path": "a.js", "text": "x"}
     assert event_to_frame(FileCompleted("a.js", "é")) == {"type": "file_done", "path": "a.js", "size": 2}
-    assert event_to_frame(ProtocolIssue("bad", None)) == {"type": "protocol_error", "message": "bad", "path": None}
+    assert event_to_frame(ProtocolIssue("bad", None)) == {
+        "type": "protocol_error",
+        "message": "bad",
+        "path": None,
+    }
