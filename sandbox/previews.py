@@ -9,7 +9,6 @@ Folders (all under SANDBOX_DIR):
 """
 
 import json
-import logging
 import os
 import re
 import secrets
@@ -38,7 +37,6 @@ from sandbox.errors import (
 from sandbox.image import ensure_runtime_image
 from sandbox.models import Build
 
-logger = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S = 15
 TICKET_MAX_AGE_S = 300

@@ -50,7 +50,7 @@ def test_it_refuses_a_forged_ticket(ready, owner, preview_client):
     assert response.status_code == 403
 
 
-def test_a_ticket_for_one_preview_does_not_open_another(ready, build_preview, make_version, owner, preview_client):
+def test_a_ticket_for_one_preview_does_not_open_another(ready, build_preview, owner, preview_client):
     other = build_preview()  # same owner, but a different build (and host)
     ticket = previews.preview_entry_url(ready, owner).split("ticket=", 1)[1]
 
