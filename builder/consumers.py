@@ -100,7 +100,7 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
 
     async def _announce_and_follow(self, generation):
         state = await database_sync_to_async(selectors.generation_state)(generation, self.user)
-        await self.send_json({"type": "generation", "generation": state, "prompt": generation.turn.prompt})
+        await self.send_json({"type": "generation", "generation": state, "select": True})
         self._follow(generation.id, generation.stream_key, 0)
 
     def _follow(self, generation_id: int, stream_key: str, after_seq: int) -> None:

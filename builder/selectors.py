@@ -42,7 +42,7 @@ def generation_state(generation: Generation, user) -> dict:
     # generation's files and text come whole from the database (the browser then takes only build
     # frames after `seq`); an unfinished one is replayed from its first frame.
     seq = last_seq(generation.stream_key)
-    generation.refresh_from_db()
+    generation = Generation.objects.select_related("turn", "model_version", "app_version").get(pk=generation.pk)
     if generation.status not in Generation.FINAL_STATUSES:
         seq = 0
     version = generation.app_version
@@ -52,6 +52,7 @@ def generation_state(generation: Generation, user) -> dict:
         "id": generation.id,
         "seq": seq,
         "turn": generation.turn_id,
+        "prompt": generation.turn.prompt,
         "candidate": generation.candidate,
         "status": generation.status,
         "model": generation.model_version.name,

@@ -130,7 +130,7 @@ def test_a_person_builds_uses_and_judges_an_app(stack, browser):
     staff_page = browser.new_page(viewport={"width": 1400, "height": 900})
     log_in(staff_page, stack, "root", "root-pass-123", path="/admin/login/?next=/admin/feedback/feedback/")
     expect(staff_page.locator("#result_list")).to_contain_text("too plain")
-    expect(staff_page.locator("#result_list")).to_contain_text("accept")
+    expect(staff_page.locator("#result_list")).to_contain_text("Accept")
     staff_page.screenshot(path=SHOTS / "05-admin-feedback.png")
     staff_page.goto(stack.url + "/admin/feedback/preferencepair/")
     expect(staff_page.locator("#result_list")).to_contain_text("accept vs reject")

@@ -19,7 +19,7 @@
 
   // A snapshot (from "state" or "generation") carries `seq`: the stream position it already includes.
   // A running generation's snapshot has seq 0 and no files yet; then what we streamed is newer.
-  function upsertGeneration(g, prompt) {
+  function upsertGeneration(g) {
     const existing = generations.get(g.id) || { seq: 0, order: [], writing: null, issues: [] };
     if (existing.seq > (g.seq || 0)) {
       for (const streamed of ["files", "explanation", "seq"]) delete g[streamed];
@@ -28,9 +28,8 @@
     merged.files = merged.files || {};
     for (const path of Object.keys(merged.files)) if (!merged.order.includes(path)) merged.order.push(path);
     generations.set(g.id, merged);
-    if (!turns.has(g.turn)) turns.set(g.turn, { id: g.turn, prompt: prompt || "", generationIds: [] });
+    if (!turns.has(g.turn)) turns.set(g.turn, { id: g.turn, prompt: g.prompt, generationIds: [] });
     const turn = turns.get(g.turn);
-    if (prompt) turn.prompt = prompt;
     if (!turn.generationIds.includes(g.id)) turn.generationIds.push(g.id);
     return merged;
   }
@@ -206,12 +205,12 @@
 
   function onMessage(m) {
     if (m.type === "state") {
-      for (const turn of m.turns) for (const g of turn.generations) upsertGeneration(g, turn.prompt);
+      for (const turn of m.turns) for (const g of turn.generations) upsertGeneration(g);
       for (const g of generations.values()) if (isLive(g)) send({ type: "subscribe", generation: g.id, after: g.seq });
       if (selectedId === null && generations.size) selectedId = [...generations.keys()].at(-1);
     } else if (m.type === "generation") {
-      upsertGeneration(m.generation, m.prompt);
-      if (m.prompt) selectedId = m.generation.id; // a new turn or candidate: show it
+      upsertGeneration(m.generation);
+      if (m.select) selectedId = m.generation.id; // a new turn or candidate: show it
     } else if (m.type === "frame") {
       const g = generations.get(m.generation);
       if (g) applyFrame(g, m);
