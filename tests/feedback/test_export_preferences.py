@@ -54,7 +54,7 @@ def test_an_unfinished_candidate_cannot_be_judged(owner, make_generation):
 
 def test_export_loads_with_datasets_and_has_trl_columns(owner, make_generation, tmp_path):
     first = make_generation(raw_output="candidate one")
-    second = make_generation(first.turn, raw_output="candidate two", candidate=2)
+    make_generation(first.turn, raw_output="candidate two", candidate=2)
     record_verdict(user=owner, generation=first, verdict="accept")
     excluded = make_generation(prompt="another prompt")
     other = make_generation(excluded.turn, candidate=2)

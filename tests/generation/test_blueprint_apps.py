@@ -2,18 +2,12 @@
 
 import json
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from generation.blueprint.responder import respond
 from generation.prompts import build_messages
 from generation.protocol import parse
-
-RUNTIME_MODULES = Path(__file__).resolve().parents[2] / "sandbox" / "runtime" / "node_modules"
-
 
 def app_for(prompt: str, seed: int = 1) -> tuple[dict, dict[str, str]]:
     parser = parse(respond([{"role": "user", "content": prompt}], seed=seed))
@@ -203,41 +197,26 @@ COMPILE_PROMPTS = [
 ]
 
 
-def esbuild() -> Path:
-    binary = RUNTIME_MODULES / ".bin" / "esbuild"
-    if not binary.exists() or not (RUNTIME_MODULES / "react-dom").exists():
-        pytest.skip(
-            f"esbuild and React are not installed under {RUNTIME_MODULES} (npm ci in sandbox/runtime)"
-        )
-    return binary
+@pytest.fixture(scope="module")
+def runtime_image():
+    from sandbox.image import ensure_runtime_image
+
+    return ensure_runtime_image()
 
 
 @pytest.mark.parametrize("prompt", COMPILE_PROMPTS)
-def test_generated_apps_compile_with_esbuild(prompt, tmp_path):
-    binary = esbuild()
+def test_generated_apps_build_in_the_runtime_image(prompt, tmp_path, runtime_image):
+    from sandbox.docker_driver import SANDBOX_UID, run_build
+
     _, files = app_for(prompt, seed=len(prompt))
+    src, out = tmp_path / "src", tmp_path / "out"
     for path, content in files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(content)
+        (src / path).parent.mkdir(parents=True, exist_ok=True)
+        (src / path).write_text(content)
+    out.mkdir()
+    os.chown(out, SANDBOX_UID, SANDBOX_UID)  # the build step runs as the sandbox user
 
-    result = subprocess.run(
-        [
-            str(binary),
-            "src/main.jsx",
-            "--bundle",
-            "--jsx=automatic",
-            "--outfile=dist/bundle.js",
-            "--log-level=error",
-        ],
-        check=False,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NODE_PATH": str(RUNTIME_MODULES)},
-    )
+    result = run_build(image=runtime_image, src_dir=src, out_dir=out, build_id=0, owner_id=0, project_id=0)
 
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "dist" / "bundle.js").stat().st_size > 100_000  # React is in the bundle
-    assert (tmp_path / "dist" / "bundle.css").exists()
-    shutil.rmtree(tmp_path / "dist")
+    assert result.exit_code == 0, result.logs
+    assert (out / "bundle.js").stat().st_size > 10_000
