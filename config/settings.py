@@ -146,6 +146,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long tasks: never hoard work another wo
 CELERY_TASK_ACKS_LATE = False  # turned on per task, only where the task is idempotent
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Beat runs inside the build worker (./kiln start passes -B): one schedule, one machine.
+CELERY_BEAT_SCHEDULE = {
+    "reap-expired-previews": {"task": "sandbox.reap_previews", "schedule": 300.0},
+}
 
 # Per-generation event log (Redis Streams): how long a finished stream stays for late clients.
 GENERATION_STREAM_TTL_S = env.int("GENERATION_STREAM_TTL_S", default=24 * 3600)

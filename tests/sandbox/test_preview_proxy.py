@@ -25,6 +25,15 @@ def test_unknown_token_is_a_404_page_that_says_so(preview_client):
     assert b"no preview at this address" in response.content.lower()
 
 
+def test_builder_pages_and_static_files_are_not_served_on_a_preview_host(preview_client):
+    build = Build(preview_token="z" * 32)
+
+    for path in ("/static/builder/kiln.css", "/admin/", "/accounts/login/"):
+        response = preview_client(build).get(path)
+        assert response.status_code == 404, path
+        assert b"no preview at this address" in response.content.lower()
+
+
 def test_it_refuses_a_request_without_the_cookie(ready, preview_client):
     response = preview_client(ready).get("/")
 
