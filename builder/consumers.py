@@ -21,8 +21,7 @@ from sandbox.models import Build
 
 log = logging.getLogger(__name__)
 
-# A generation is followed until its build ends (or it fails); then the tail stops by itself.
-TERMINAL_BUILD_STATUSES = {Build.Status.READY, Build.Status.FAILED}
+# A generation is followed until its build's final frame (or until it fails); then the tail stops.
 IDLE_TAIL_LIMIT_S = 900
 UNKNOWN_MESSAGE = "Kiln did not understand that message."
 
@@ -132,6 +131,4 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
 
 
 def _is_last(frame: dict) -> bool:
-    return frame.get("type") == "failed" or (
-        frame.get("type") == "build" and frame.get("status") in TERMINAL_BUILD_STATUSES
-    )
+    return frame.get("type") == "failed" or bool(frame.get("final"))

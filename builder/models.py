@@ -28,6 +28,8 @@ class Turn(models.Model):
     )
     # Routing and sampling are derived from this seed, so a turn can be replayed exactly.
     seed = models.BigIntegerField()
+    # The user asked for two candidates side by side (from two different model versions).
+    compare = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -44,7 +44,21 @@ class Generation(models.Model):
 
     FINAL_STATUSES = (Status.DONE, Status.FAILED, Status.CANCELLED)
 
+    class Kind(models.TextChoices):
+        FIRST = "first", "first answer"
+        REGENERATE = "regenerate"
+        COMPARE = "compare", "side-by-side candidate"
+        REPAIR = "repair", "repair of a failed build"
+
     turn = models.ForeignKey("builder.Turn", on_delete=models.CASCADE, related_name="generations")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FIRST)
+    # For a repair: the failed build whose errors this generation was asked to fix.
+    repair_of = models.ForeignKey(
+        "sandbox.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="repairs"
+    )
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker started this generation (a worker killed mid-stream leads to a retry).
+    attempts = models.PositiveSmallIntegerField(default=0)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="generations")
     candidate = models.PositiveSmallIntegerField(default=1)
     seed = models.BigIntegerField()
@@ -76,3 +90,27 @@ class Generation(models.Model):
     @property
     def stream_key(self) -> str:
         return f"kiln:gen:{self.pk}"
+
+
+class OutputDefect(models.Model):
+    """Something wrong with what the model wrote, found without any user: an automatic negative
+    example for the preference data (KTO label false), and a message the user sees."""
+
+    class Kind(models.TextChoices):
+        PROTOCOL = "protocol", "protocol error"
+        CUT_OFF = "cut_off", "cut off by the length limit"
+        LAZY_PLACEHOLDER = "lazy_placeholder", "lazy placeholder in a file"
+        CODE_IN_CHAT = "code_in_chat", "code dumped into the chat"
+        NO_FILES = "no_files", "no files written"
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="defects")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.TextField()
+    path = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.kind}: {self.message[:60]}"

@@ -77,11 +77,13 @@ def _writable_by_sandbox(path: Path) -> Path:
 # --- events ------------------------------------------------------------------------------------------
 
 
-def _publish(build: Build, *, step: str, message: str = "") -> None:
+def _publish(build: Build, *, step: str, message: str = "", final: bool = False) -> None:
+    """`final` marks the build's last frame: the websocket stops following the stream after it."""
     if build.stream_key:
         append_event(
             build.stream_key,
-            {"type": "build", "build": build.id, "status": build.status, "step": step, "message": message},
+            {"type": "build", "build": build.id, "status": build.status, "step": step, "message": message,
+             "final": final},
         )
 
 
@@ -173,7 +175,7 @@ def _fail(build: Build, error: SandboxError) -> None:
     build.log = "\n".join(part for part in (build.log, error.log) if part)
     build.finished_at = timezone.now()
     build.save(update_fields=["status", "error", "log", "finished_at", "timings", "runtime", "container_id"])
-    _publish(build, step="failed", message=build.error)
+    _publish(build, step="failed", message=build.error, final=True)
 
 
 def build_and_preview(build_id: int) -> Build | None:
@@ -250,7 +252,7 @@ def _build_and_start(build: Build) -> None:
     build.status = Build.Status.READY
     build.finished_at = timezone.now()
     build.save(update_fields=["status", "finished_at", "timings", "runtime", "container_id", "log"])
-    _publish(build, step="ready", message=f"Preview ready in {build.timings['total_ms'] / 1000:.1f} s")
+    _publish(build, step="ready", message=f"Preview ready in {build.timings['total_ms'] / 1000:.1f} s", final=True)
 
 
 def _retire_older_previews(build: Build) -> None:

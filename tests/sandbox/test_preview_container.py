@@ -61,8 +61,9 @@ def test_build_reports_each_step_to_the_stream(build_preview):
     assert [f["status"] for f in frames][0] == "queued"
     assert frames[-1] == {
         "type": "build", "build": build.id, "status": "ready", "step": "ready",
-        "message": frames[-1]["message"], "seq": len(frames),
+        "message": frames[-1]["message"], "seq": len(frames), "final": True,
     }
+    assert not any(f["final"] for f in frames[:-1])
     assert "bundling with esbuild" in [f["step"] for f in frames]
     assert {"write_ms", "bundle_ms", "start_ms", "health_ms", "total_ms"} <= set(build.timings)
 
