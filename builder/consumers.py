@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from builder import selectors, services
 from feedback.services import InvalidFeedback, record_verdict
 from generation.router import NoModelAvailable
+from generation.runs import request_cancel
 from generation.streaming import StreamTail
 from sandbox.models import Build
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 # A generation is followed until its build's final frame (or until it fails); then the tail stops.
 IDLE_TAIL_LIMIT_S = 900
 UNKNOWN_MESSAGE = "Kiln did not understand that message."
+ALREADY_FINISHED = "That generation has already finished."
 
 
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
@@ -53,6 +55,7 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             "regenerate": self.on_regenerate,
             "subscribe": self.on_subscribe,
             "feedback": self.on_feedback,
+            "cancel": self.on_cancel,
         }.get(content.get("type"))
         if handler is None:
             await self.send_json({"type": "error", "message": UNKNOWN_MESSAGE})
@@ -82,6 +85,14 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         if generation.turn.project_id != self.project.id:
             raise Http404
         self._follow(generation.id, generation.stream_key, int(content.get("after", 0)))
+
+    async def on_cancel(self, content):
+        def cancel():
+            generation = selectors.generation_for(self.user, int(content["generation"]))
+            if not request_cancel(generation):
+                raise services.InvalidRequest(ALREADY_FINISHED)
+
+        await database_sync_to_async(cancel)()
 
     async def on_feedback(self, content):
         def record():
@@ -131,4 +142,4 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
 
 
 def _is_last(frame: dict) -> bool:
-    return frame.get("type") == "failed" or bool(frame.get("final"))
+    return frame.get("type") in ("failed", "cancelled") or bool(frame.get("final"))

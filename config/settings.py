@@ -149,12 +149,13 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat runs inside the build worker (./kiln start passes -B): one schedule, one machine.
 CELERY_BEAT_SCHEDULE = {
     "reap-expired-previews": {"task": "sandbox.reap_previews", "schedule": 300.0},
+    "fail-stuck-generations": {"task": "generation.fail_stuck", "schedule": 60.0},
 }
 
 # Per-generation event log (Redis Streams): how long a finished stream stays for late clients.
 GENERATION_STREAM_TTL_S = env.int("GENERATION_STREAM_TTL_S", default=24 * 3600)
 # Tokens arriving within this window are sent as one frame.
-GENERATION_COALESCE_MS = env.int("GENERATION_COALESCE_MS", default=15)
+GENERATION_COALESCE_MS = env.int("GENERATION_COALESCE_MS", default=4)
 
 # --- Model backend -----------------------------------------------------------------------------------
 

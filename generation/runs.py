@@ -7,9 +7,11 @@ import time
 import openai
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from builder.versions import create_version
+from generation import claims
 from generation.backends import backend_for
 from generation.models import Generation
 from generation.protocol import StreamParser, event_to_frame
@@ -23,6 +25,16 @@ MODEL_ERROR = "The model server answered with an error: {detail}"
 CUT_OFF = "The response was cut off by the length limit before the app was complete; nothing was kept."
 NO_FILES = "The model answered without writing any files, so there is nothing to build."
 PROTOCOL_FAILED = "The model's output broke Kiln's file protocol: {detail}"
+CANCELLED = "Stopped. The partial files were not kept; your last version is unchanged."
+RESTARTED = "The worker running this generation stopped; starting it again from the beginning."
+WORKER_LOST = (
+    "The worker running this generation stopped ({attempts} attempt(s)) and it could not finish. "
+    "Nothing else was lost: send the prompt again."
+)
+
+MAX_ATTEMPTS = 2
+BEAT_EVERY_S = 0.5
+STUCK_AFTER_S = 60
 
 
 class FramePublisher:
@@ -52,34 +64,78 @@ class FramePublisher:
         self.last_flush = time.monotonic()
 
 
-def claim(generation_id: int) -> bool:
-    """Atomically move a queued generation to running; only one worker ever wins."""
-    return bool(
-        Generation.objects.filter(id=generation_id, status=Generation.Status.QUEUED).update(
-            status=Generation.Status.RUNNING, started_at=timezone.now()
-        )
+class LeaseHeld(Exception):
+    """Another worker's lease on this generation has not run out yet (it may have just died)."""
+
+    def __init__(self, retry_in_s: float):
+        super().__init__(f"lease held for {retry_in_s:.1f} s more")
+        self.retry_in_s = retry_in_s
+
+
+def claim(generation_id: int) -> Generation | None:
+    """Take a generation for this worker, or return None when there is nothing to do.
+
+    Exactly one worker streams a generation at a time: the Redis lease is the lock, and the status /
+    attempts compare-and-set makes a second delivery of a finished generation a no-op. A generation
+    whose worker died (status still running, lease expired) is taken over as a new attempt, at most
+    MAX_ATTEMPTS times; then it fails with a clear message instead of looping.
+    """
+    if not claims.acquire(generation_id):
+        raise LeaseHeld(claims.lease_remaining_ms(generation_id) / 1000 + 0.5)
+    generation = Generation.objects.filter(id=generation_id).first()
+    open_statuses = (Generation.Status.QUEUED, Generation.Status.RUNNING)
+    if generation is None or generation.status not in open_statuses:
+        claims.release(generation_id)
+        return None
+    if generation.attempts >= MAX_ATTEMPTS:
+        _fail(generation, FramePublisher(generation.stream_key), WORKER_LOST.format(attempts=generation.attempts))
+        claims.release(generation_id)
+        return None
+    taken = Generation.objects.filter(id=generation_id, attempts=generation.attempts, status__in=open_statuses).update(
+        status=Generation.Status.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now()
+    )
+    if not taken:
+        claims.release(generation_id)
+        return None
+    return Generation.objects.select_related("turn__project", "turn__base_version", "model_version").get(
+        id=generation_id
     )
 
 
 def run_generation(generation_id: int) -> None:
-    """Stream one generation to the end. Guarantees: the generation ends done or failed with a
-    user-facing error; an AppVersion is created only from whole files of a complete response."""
-    if not claim(generation_id):
+    """Stream one generation to the end. Guarantees: the generation ends done, failed or cancelled
+    with a user-facing message; an AppVersion is created only from whole files of a complete
+    response; a retried attempt tells the browser to start over (its frames keep their numbers)."""
+    generation = claim(generation_id)
+    if generation is None:
         return
-    generation = Generation.objects.select_related("turn__project", "turn__base_version", "model_version").get(
-        id=generation_id
-    )
+    try:
+        _stream(generation)
+    finally:
+        claims.release(generation_id)
+
+
+def _stream(generation: Generation) -> None:
     publisher = FramePublisher(generation.stream_key)
+    if generation.attempts > 1:
+        publisher.add({"type": "reset", "attempt": generation.attempts, "message": RESTARTED})
     publisher.add({"type": "status", "status": "running", "model": generation.model_version.name})
     parser = StreamParser()
     raw_parts: list[str] = []
     started = time.monotonic()
     first_token_at = None
+    next_beat = started + BEAT_EVERY_S
     try:
         stream = backend_for(generation.model_version).stream(generation.request_messages, seed=generation.seed)
         for text in stream:
+            now = time.monotonic()
             if first_token_at is None:
-                first_token_at = time.monotonic()
+                first_token_at = now
+            if now >= next_beat:
+                next_beat = now + BEAT_EVERY_S
+                if claims.beat(generation.id):
+                    stream.close()
+                    return _cancel(generation, publisher)
             raw_parts.append(text)
             for event in parser.feed(text):
                 publisher.add(event_to_frame(event))
@@ -107,6 +163,51 @@ def run_generation(generation_id: int) -> None:
     if not parser.files:
         return _fail(generation, publisher, NO_FILES)
     _complete(generation, publisher, parser.files)
+
+
+def request_cancel(generation: Generation) -> bool:
+    """Ask to stop a generation. A queued one stops at once; a running one within a second or so
+    (its worker closes the model request). Returns False when it had already finished."""
+    Generation.objects.filter(id=generation.id, cancel_requested_at=None).update(cancel_requested_at=timezone.now())
+    stopped_before_start = Generation.objects.filter(id=generation.id, status=Generation.Status.QUEUED).update(
+        status=Generation.Status.CANCELLED, finished_at=timezone.now(), error=CANCELLED
+    )
+    if stopped_before_start:
+        publisher = FramePublisher(generation.stream_key)
+        publisher.add({"type": "cancelled", "message": CANCELLED})
+        publisher.flush()
+        return True
+    claims.request_cancel(generation.id)
+    return Generation.objects.filter(id=generation.id, status=Generation.Status.RUNNING).exists()
+
+
+def _cancel(generation: Generation, publisher: FramePublisher) -> None:
+    generation.status = Generation.Status.CANCELLED
+    generation.error = CANCELLED
+    generation.finished_at = timezone.now()
+    generation.save(update_fields=["status", "error", "finished_at"])
+    publisher.add({"type": "cancelled", "message": CANCELLED})
+    publisher.flush()
+    expire(generation.stream_key)
+
+
+def fail_stuck_generations(*, silent_for_s: float = STUCK_AFTER_S) -> list[int]:
+    """The watchdog (beat): a running generation with no live worker and no heartbeat for
+    `silent_for_s` is failed with a clear message, so nothing stays "running" forever."""
+    failed = []
+    for generation in Generation.objects.filter(status=Generation.Status.RUNNING):
+        silence = claims.seconds_since_heartbeat(generation.id)
+        if claims.lease_holder(generation.id) is None and (silence is None or silence > silent_for_s):
+            taken = Generation.objects.filter(id=generation.id, status=Generation.Status.RUNNING).update(
+                status=Generation.Status.FAILED, error=WORKER_LOST.format(attempts=generation.attempts),
+                finished_at=timezone.now(),
+            )
+            if taken:
+                publisher = FramePublisher(generation.stream_key)
+                publisher.add({"type": "failed", "message": WORKER_LOST.format(attempts=generation.attempts)})
+                publisher.flush()
+                failed.append(generation.id)
+    return failed
 
 
 def _complete(generation: Generation, publisher: FramePublisher, files: dict[str, str]) -> None:

@@ -25,17 +25,17 @@ return seq
 
 
 @lru_cache(maxsize=1)
-def _client() -> redis.Redis:
+def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
 def append_event(stream_key: str, event: dict, *, ttl_s: int | None = None) -> int:
     """Append one event and return its sequence number. ttl_s (optional) sets the stream's expiry."""
-    return int(_client().eval(_APPEND_SCRIPT, 1, stream_key, json.dumps(event), ttl_s or 0))
+    return int(redis_client().eval(_APPEND_SCRIPT, 1, stream_key, json.dumps(event), ttl_s or 0))
 
 
 def expire(stream_key: str, ttl_s: int | None = None) -> None:
-    _client().expire(stream_key, ttl_s or settings.GENERATION_STREAM_TTL_S)
+    redis_client().expire(stream_key, ttl_s or settings.GENERATION_STREAM_TTL_S)
 
 
 def _decode(entries) -> list[dict]:
@@ -50,7 +50,7 @@ def _decode(entries) -> list[dict]:
 
 def read_after(stream_key: str, after_seq: int = 0) -> list[dict]:
     """Every frame with seq > after_seq (synchronous; for tests and CLI tools)."""
-    return _decode(_client().xrange(stream_key, min=f"({after_seq}-0", max="+"))
+    return _decode(redis_client().xrange(stream_key, min=f"({after_seq}-0", max="+"))
 
 
 class StreamTail:
@@ -75,5 +75,5 @@ class StreamTail:
 
 def last_seq(stream_key: str) -> int:
     """The newest sequence number in the stream (0 if empty or expired)."""
-    entries = _client().xrevrange(stream_key, count=1)
+    entries = redis_client().xrevrange(stream_key, count=1)
     return _decode(entries)[0]["seq"] if entries else 0

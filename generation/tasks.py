@@ -1,8 +1,23 @@
 from celery import shared_task
 
-from generation.runs import run_generation
+from generation.runs import LeaseHeld, fail_stuck_generations, run_generation
 
 
-@shared_task(name="generation.run", queue="generation", soft_time_limit=600, time_limit=660)
+# acks_late + reject_on_worker_lost: a worker killed mid-stream gives the message back, and the
+# claim in run_generation makes the redelivery safe (one lease holder, bounded attempts).
+@shared_task(
+    name="generation.run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(LeaseHeld,),
+    retry_kwargs={"max_retries": 5, "countdown": 7},
+    soft_time_limit=600,
+    time_limit=660,
+)
 def run(generation_id: int) -> None:
     run_generation(generation_id)
+
+
+@shared_task(name="generation.fail_stuck", soft_time_limit=60, time_limit=90)
+def fail_stuck() -> None:
+    fail_stuck_generations()

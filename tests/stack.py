@@ -66,37 +66,64 @@ class Stack:
             (name, subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
         )
 
-    def start(self) -> "Stack":
+    ALL_SERVICES = ("blueprint", "worker-generation", "worker-build", "web")
+
+    def start(self, services=ALL_SERVICES) -> "Stack":
         import redis
 
         redis.Redis(db=self.redis_db).flushdb()
         self.manage("migrate", "--noinput", "-v", "0")
-        self.spawn("blueprint", sys.executable, "manage.py", "serve_blueprint", "--port", str(self.blueprint_port))
-        celery = str(VENV_BIN / "celery")
-        self.spawn("worker-generation", celery, "-A", "config", "worker", "-Q", "generation", "-n", "gen-e2e@%h",
-                   "-c", "2", "--loglevel", "INFO")
-        self.spawn("worker-build", celery, "-A", "config", "worker", "-Q", "build", "-n", "build-e2e@%h",
-                   "-c", "2", "--loglevel", "INFO")
-        self.spawn("web", str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application")
-        self.wait_until_up()
+        for service in services:
+            self.start_service(service)
+        self.wait_until_up(services)
         return self
 
-    def wait_until_up(self, timeout_s: float = 60) -> None:
+    def start_service(self, service: str) -> None:
+        celery = str(VENV_BIN / "celery")
+        argv = {
+            "blueprint": (sys.executable, "manage.py", "serve_blueprint", "--port", str(self.blueprint_port)),
+            "worker-generation": (celery, "-A", "config", "worker", "-Q", "generation", "-n", "gen-e2e@%h",
+                                  "-c", "2", "--loglevel", "INFO"),
+            "worker-build": (celery, "-A", "config", "worker", "-Q", "build", "-n", "build-e2e@%h",
+                             "-c", "2", "--loglevel", "INFO"),
+            "web": (str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"),
+        }[service]
+        self.spawn(service, *argv)
+
+    def wait_until_up(self, services=ALL_SERVICES, timeout_s: float = 60) -> None:
+        checks = []
+        if "web" in services:
+            checks.append(f"{self.url}/accounts/login/")
+        if "blueprint" in services:
+            checks.append(f"http://127.0.0.1:{self.blueprint_port}/v1/models")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for name, process in self.processes:
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
             try:
-                httpx.get(f"{self.url}/accounts/login/", timeout=1).raise_for_status()
-                httpx.get(f"http://127.0.0.1:{self.blueprint_port}/v1/models", timeout=1).raise_for_status()
+                for url in checks:
+                    httpx.get(url, timeout=1).raise_for_status()
+                if any(s.startswith("worker") for s in services):
+                    self.wait_for_log_line("ready.", [s for s in services if s.startswith("worker")])
                 return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, TimeoutError):
                 time.sleep(0.25)
         raise RuntimeError("the Kiln stack did not come up:\n" + "\n".join(self.log(n) for n, _ in self.processes))
 
+    def wait_for_log_line(self, text: str, names, timeout_s: float = 0.1) -> None:
+        if not all(text in self.log(name) for name in names):
+            raise TimeoutError(text)
+
+    def process(self, name: str) -> subprocess.Popen:
+        return next(p for n, p in self.processes if n == name and p.poll() is None)
+
+    def django(self, code: str) -> str:
+        """Run Python in Django's shell against this stack's database; returns what it prints."""
+        return self.manage("shell", "--no-imports", "-c", code).strip()
+
     def log(self, name: str) -> str:
-        return (self.workdir / f"{name}.log").read_text()[-4000:]
+        return (self.workdir / f"{name}.log").read_text()[-20000:]
 
     def stop(self) -> None:
         for _, process in self.processes:

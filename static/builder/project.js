@@ -39,7 +39,7 @@
     return g.status === "queued" || g.status === "running" || (g.status === "done" && buildOpen);
   }
 
-  const CONTENT_KINDS = ["status", "text", "file_start", "file_delta", "file_done", "protocol_error"];
+  const CONTENT_KINDS = ["status", "text", "file_start", "file_delta", "file_done", "protocol_error", "reset"];
 
   function applyFrame(g, f) {
     if (f.seq <= g.seq) return; // already applied (a resend after reconnect)
@@ -61,6 +61,10 @@
       case "protocol_error": g.issues.push(f.message); break;
       case "done": g.status = "done"; g.version = f.version; break;
       case "failed": g.status = "failed"; g.error = f.message; break;
+      case "cancelled": g.status = "cancelled"; g.error = f.message; g.writing = null; break;
+      case "reset": // the worker died and another one starts over: drop what the first one wrote
+        Object.assign(g, { files: {}, order: [], explanation: "", issues: [], writing: null, notice: f.message });
+        break;
       case "build":
         g.build = { id: f.build, status: f.status, step: f.step, message: f.message,
                     preview_url: f.preview_url || (g.build && g.build.preview_url) };
@@ -108,6 +112,7 @@
       kiln.dataset.testid = "explanation";
       kiln.textContent = (g.explanation || "").trim() || (g.status === "failed" ? "" : "…");
       li.append(kiln);
+      if (g.notice && isLive(g)) li.append(note("warn", g.notice));
       for (const issue of g.issues) li.append(note("warn", issue));
       if (g.error) li.append(note("error", g.error));
       list.append(li);
@@ -167,7 +172,8 @@
       delete frame.dataset.build;
       frame.removeAttribute("src");
     }
-    el("actions").hidden = !g || !["done", "failed"].includes(g.status);
+    el("actions").hidden = !g || !["done", "failed", "cancelled"].includes(g.status);
+    el("stop").hidden = !g || !["queued", "running"].includes(g.status);
   }
 
   function render() { renderChat(); renderFiles(); renderPreview(); }
@@ -238,6 +244,7 @@
   el("prompt").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) el("prompt-form").requestSubmit();
   });
+  el("stop").addEventListener("click", () => send({ type: "cancel", generation: selectedId }));
   el("accept").addEventListener("click", () => send({ type: "feedback", generation: selectedId, verdict: "accept" }));
   el("reject").addEventListener("click", () => { el("reject-form").hidden = false; el("reject-reason").focus(); });
   el("reject-form").addEventListener("submit", (event) => {

@@ -1,0 +1,73 @@
+"""Stopping a generation: the model request is closed and the partial files never become a version."""
+
+import threading
+import time
+
+import pytest
+
+from builder.models import Turn
+from generation.models import Generation
+from generation.prompts import build_messages
+from generation.runs import CANCELLED, request_cancel, run_generation
+from generation.streaming import read_after
+from sandbox.models import Build
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROMPT = "an inventory of my tools with name, location and quantity"
+
+
+@pytest.fixture
+def slow_model_server(settings):
+    from generation.blueprint.server import start_in_thread
+
+    server, base_url = start_in_thread(port=0, delay_ms=3)
+    settings.MODEL_BASE_URL = base_url
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def queued_generation(project, model_version):
+    turn = Turn.objects.create(project=project, prompt=PROMPT, seed=3)
+    return Generation.objects.create(
+        turn=turn, model_version=model_version, seed=3,
+        request_messages=build_messages(history=[], files={}, prompt=PROMPT),
+    )
+
+
+def test_a_queued_generation_stops_at_once_and_never_runs(queued_generation):
+    assert request_cancel(queued_generation) is True
+
+    run_generation(queued_generation.id)  # the task arrives afterwards: nothing to do
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert generation.status == "cancelled" and generation.error == CANCELLED
+    assert [f["type"] for f in read_after(generation.stream_key)] == ["cancelled"]
+
+
+def test_a_running_generation_stops_and_keeps_no_partial_files(slow_model_server, queued_generation):
+    worker = threading.Thread(target=run_generation, args=(queued_generation.id,))
+    started = time.monotonic()
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not any(f["type"] == "file_delta" for f in read_after(queued_generation.stream_key)):
+        assert time.monotonic() < deadline, "no file streamed"
+        time.sleep(0.02)
+
+    assert request_cancel(Generation.objects.get(id=queued_generation.id)) is True
+    worker.join(timeout=5)
+
+    assert not worker.is_alive(), "the worker must stop within a second or so"
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert generation.status == "cancelled"
+    assert generation.app_version is None
+    assert Build.objects.count() == 0
+    frames = read_after(generation.stream_key)
+    assert frames[-1]["type"] == "cancelled"
+    assert "done" not in [f["type"] for f in frames]
+    assert time.monotonic() - started < 10  # far less than the whole app takes at this pace
+
+
+def test_cancelling_a_finished_generation_says_so(make_generation):
+    assert request_cancel(make_generation()) is False
