@@ -68,10 +68,11 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "message": UNKNOWN_MESSAGE})
 
     async def on_prompt(self, content):
-        generation = await database_sync_to_async(services.start_turn)(
-            project=self.project, prompt=str(content.get("text", ""))
+        generations = await database_sync_to_async(services.start_turn)(
+            project=self.project, prompt=str(content.get("text", "")), compare=bool(content.get("compare"))
         )
-        await self._announce_and_follow(generation)
+        for generation in generations:
+            await self._announce_and_follow(generation, select=generation.candidate == 1)
 
     async def on_regenerate(self, content):
         generation = await database_sync_to_async(self._regenerate)(int(content["turn"]))
@@ -108,9 +109,9 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         state = await database_sync_to_async(record)()
         await self.send_json({"type": "generation", "generation": state})
 
-    async def _announce_and_follow(self, generation):
+    async def _announce_and_follow(self, generation, *, select: bool = True):
         state = await database_sync_to_async(selectors.generation_state)(generation, self.user)
-        await self.send_json({"type": "generation", "generation": state, "select": True})
+        await self.send_json({"type": "generation", "generation": state, "select": select})
         self._follow(generation.id, generation.stream_key, 0)
 
     def _follow(self, generation_id: int, stream_key: str, after_seq: int) -> None:

@@ -7,7 +7,7 @@ from django.db import transaction
 from builder.models import Project, Turn
 from generation.models import Generation
 from generation.prompts import build_messages
-from generation.router import pick_model_version
+from generation.router import pick_model_version, pick_model_versions
 
 MAX_PROMPT_CHARS = 20_000
 PROMPT_EMPTY = "Type what you want to build."
@@ -37,14 +37,14 @@ def _history(project: Project, before: Turn | None = None) -> list[tuple[str, st
     return history
 
 
-def _enqueue_generation(*, turn: Turn, candidate: int) -> Generation:
-    seed = secrets.randbits(31) if candidate > 1 else turn.seed
+def _enqueue_generation(*, turn: Turn, candidate: int, kind: str, seed: int, model_version) -> Generation:
     files = turn.base_version.files() if turn.base_version else {}
     generation = Generation.objects.create(
         turn=turn,
         candidate=candidate,
+        kind=kind,
         seed=seed,
-        model_version=pick_model_version(seed=seed),
+        model_version=model_version,
         request_messages=build_messages(history=_history(turn.project, before=turn), files=files, prompt=turn.prompt),
     )
     from generation.tasks import run
@@ -54,24 +54,37 @@ def _enqueue_generation(*, turn: Turn, candidate: int) -> Generation:
 
 
 @transaction.atomic
-def start_turn(*, project: Project, prompt: str) -> Generation:
-    """Store a turn on top of the project's current version and enqueue its generation."""
+def start_turn(*, project: Project, prompt: str, compare: bool = False) -> list[Generation]:
+    """Store a turn on top of the project's current version and enqueue its generation, or two
+    generations from two different model versions when the user asked to compare."""
     prompt = prompt.strip()
     if not prompt:
         raise InvalidRequest(PROMPT_EMPTY)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidRequest(PROMPT_TOO_LONG)
+    seed = secrets.randbits(31)
     turn = Turn.objects.create(
-        project=project, prompt=prompt, base_version=current_version(project), seed=secrets.randbits(31)
+        project=project, prompt=prompt, base_version=current_version(project), seed=seed, compare=compare
     )
-    return _enqueue_generation(turn=turn, candidate=1)
+    versions = pick_model_versions(seed=seed, count=2 if compare else 1)
+    kind = Generation.Kind.COMPARE if compare else Generation.Kind.FIRST
+    return [
+        _enqueue_generation(turn=turn, candidate=i, kind=kind, seed=seed + i - 1, model_version=version)
+        for i, version in enumerate(versions, start=1)
+    ]
 
 
 @transaction.atomic
 def regenerate(*, turn: Turn) -> Generation:
     """Another candidate for the same prompt and the same starting version, with a new seed."""
-    candidate = turn.generations.count() + 1
-    return _enqueue_generation(turn=turn, candidate=candidate)
+    seed = secrets.randbits(31)
+    return _enqueue_generation(
+        turn=turn,
+        candidate=turn.generations.count() + 1,
+        kind=Generation.Kind.REGENERATE,
+        seed=seed,
+        model_version=pick_model_version(seed=seed),
+    )
 
 
 def current_version(project: Project):

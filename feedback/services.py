@@ -31,8 +31,16 @@ def record_verdict(*, user, generation: Generation, verdict: str, reason: str = 
     for other in others:
         other_verdicts = set(other.feedback.values_list("verdict", flat=True))
         if verdict == Feedback.Verdict.ACCEPT:
-            source = "accept_vs_reject" if Feedback.Verdict.REJECT in other_verdicts else "regenerate"
+            source = _pair_source(generation, other, other_verdicts)
             record_pair(chosen=generation, rejected=other, source=source, feedback=feedback)
         elif Feedback.Verdict.ACCEPT in other_verdicts:
             record_pair(chosen=other, rejected=generation, source="accept_vs_reject", feedback=feedback)
     return feedback
+
+
+def _pair_source(accepted: Generation, other: Generation, other_verdicts: set[str]) -> str:
+    if Feedback.Verdict.REJECT in other_verdicts:
+        return "accept_vs_reject"
+    if accepted.kind == Generation.Kind.COMPARE and other.kind == Generation.Kind.COMPARE:
+        return "pick"  # shown side by side, one chosen: an explicit pick
+    return "regenerate"

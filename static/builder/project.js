@@ -238,7 +238,7 @@
     event.preventDefault();
     const text = el("prompt").value.trim();
     if (!text) return;
-    send({ type: "prompt", text });
+    send({ type: "prompt", text, compare: el("compare").checked });
     el("prompt").value = "";
   });
   el("prompt").addEventListener("keydown", (event) => {

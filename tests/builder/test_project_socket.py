@@ -138,3 +138,35 @@ async def test_reconnecting_client_gets_every_frame_once(project, owner, make_ge
     texts = "".join(f.get("text", "") for f in seen if f["kind"] == "file_delta")
     assert texts == "".join(f"line {i}\n" for i in range(1, total))
     assert seen[-1]["kind"] == "failed"
+
+
+async def test_a_comparison_starts_two_candidates_from_different_versions(project, owner, model_version):
+    from generation.models import ModelVersion
+
+    await database_sync_to_async(ModelVersion.objects.create)(name="challenger", base_model="other-model")
+    communicator, _, _ = await connect(project.id, user=owner)
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "prompt", "text": "a habit tracker", "compare": True})
+
+    first = await communicator.receive_json_from()
+    second = await communicator.receive_json_from()
+
+    assert [first["type"], second["type"]] == ["generation", "generation"]
+    assert [first["generation"]["candidate"], second["generation"]["candidate"]] == [1, 2]
+    assert first["generation"]["turn"] == second["generation"]["turn"]
+    assert first["generation"]["model"] != second["generation"]["model"]
+    assert (first["select"], second["select"]) == (True, False)
+    await communicator.disconnect()
+
+
+async def test_stopping_a_queued_generation_reaches_the_browser(project, owner, make_generation):
+    generation = await database_sync_to_async(make_generation)(status=Generation.Status.QUEUED)
+    communicator, _, _ = await connect(project.id, user=owner)
+    await communicator.receive_json_from()
+    await communicator.send_json_to({"type": "cancel", "generation": generation.id})
+    await communicator.send_json_to({"type": "subscribe", "generation": generation.id, "after": 0})
+
+    frame = await communicator.receive_json_from()
+
+    assert (frame["kind"], frame["seq"]) == ("cancelled", 1)
+    await communicator.disconnect()

@@ -70,3 +70,14 @@ def test_export_loads_with_datasets_and_has_trl_columns(owner, make_generation, 
     assert rows[0]["rejected"] == [{"role": "assistant", "content": "candidate two"}]
     assert {m["role"] for m in rows[0]["prompt"]} == {"system", "user"}
     assert json.loads((tmp_path / "preferences.jsonl").read_text().splitlines()[0])["prompt"] == first.request_messages
+
+
+def test_picking_one_of_two_compared_candidates_is_an_explicit_pick(owner, make_generation):
+    first = make_generation(raw_output="left")
+    second = make_generation(first.turn, raw_output="right", candidate=2)
+    Generation.objects.filter(id__in=[first.id, second.id]).update(kind=Generation.Kind.COMPARE)
+    first.refresh_from_db()
+
+    record_verdict(user=owner, generation=first, verdict="accept")
+
+    assert PreferencePair.objects.get().source == "pick"

@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from builder.services import create_project, start_turn
 user = User.objects.create_user('kai')
 project = create_project(owner=user, name='Killed')
-print(start_turn(project=project, prompt='a reading list with title, author and whether I finished it').id)
+print(start_turn(project=project, prompt='a reading list with title, author and whether I finished it')[0].id)
 """
 
 
