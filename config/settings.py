@@ -181,6 +181,19 @@ PREVIEW_PIDS_LIMIT = env.int("PREVIEW_PIDS_LIMIT", default=64)
 PREVIEW_TTL_S = env.int("PREVIEW_TTL_S", default=3600)
 BUILD_TIMEOUT_S = env.int("BUILD_TIMEOUT_S", default=60)
 KILN_INSTANCE = env("KILN_INSTANCE", default="default")  # label value, so test runs reap only their own
+# Smoke test in headless Chromium after each build (docs/sandbox.md); scores land on the Build.
+SMOKE_TEST = env.bool("SMOKE_TEST", default=True)
+SMOKE_TIMEOUT_S = env.int("SMOKE_TIMEOUT_S", default=20)
+CHROMIUM_PATH = env("CHROMIUM_PATH", default="/usr/bin/chromium")
+# Ready containers waiting for a new version (0 disables the warm pool).
+PREVIEW_POOL_SIZE = env.int("PREVIEW_POOL_SIZE", default=2)
+PREVIEW_MAX_PER_USER = env.int("PREVIEW_MAX_PER_USER", default=3)  # oldest stopped first
+PREVIEW_MAX_RESTARTS = env.int("PREVIEW_MAX_RESTARTS", default=3)  # crash restarts of one preview
+BUILD_MAX_CLAIMS = env.int("BUILD_MAX_CLAIMS", default=3)  # a build whose worker died this often fails
+BUILD_STALE_S = env.int("BUILD_STALE_S", default=90)  # no heartbeat this long: its worker is presumed dead
+CELERY_BEAT_SCHEDULE["sandbox-watchdog"] = {  # lost builds, crashed previews, pool refill
+    "task": "sandbox.watchdog", "schedule": env.float("SANDBOX_WATCHDOG_S", default=30.0),
+}
 
 # --- Admin account created by ./kiln start ----------------------------------------------------------
 

@@ -18,9 +18,9 @@ from django.conf import settings
 from sandbox.errors import BUILD_TIMED_OUT, BuildFailed, EngineUnavailable
 
 SANDBOX_UID = 65534  # "nobody": owns nothing in the image
-RUN_MOUNT = "/run/preview"  # the app server's Unix socket lives here
-APP_MOUNT = "/srv/app"  # the built app (index.html, app.json, bundle.js, bundle.css)
-DATA_MOUNT = "/srv/data"  # the project's SQLite file
+# A preview's only mount: its slot folder, holding the socket (app.sock), the built app (app/,
+# read-only for the container's user) and the project's data (data/). See docs/sandbox.md.
+RUN_MOUNT = "/run/preview"
 SRC_MOUNT = "/app"  # the app's sources, during the build step
 OUT_MOUNT = "/out"  # where the build step writes the built app
 
@@ -74,15 +74,20 @@ def pids_limit() -> int:
     return settings.PREVIEW_PIDS_LIMIT * factor
 
 
-def _labels(*, role: str, owner_id: int, project_id: int, build_id: int, ttl_s: int) -> dict[str, str]:
-    return {
+def _labels(*, role: str, ttl_s: int, owner_id: int | None = None, project_id: int | None = None,
+            build_id: int | None = None, **extra: str) -> dict[str, str]:
+    """Labels of a Kiln container. A warm-pool slot has no owner, project or build yet (labels cannot
+    change after the start): Build.container_id says which build holds it."""
+    labels = {
         "kiln.instance": settings.KILN_INSTANCE,
         "kiln.role": role,
-        "kiln.owner": str(owner_id),
-        "kiln.project": str(project_id),
-        "kiln.build": str(build_id),
         "kiln.expires_at": str(int(time.time()) + ttl_s),
+        **extra,
     }
+    for name, value in (("owner", owner_id), ("project", project_id), ("build", build_id)):
+        if value is not None:
+            labels[f"kiln.{name}"] = str(value)
+    return labels
 
 
 def _hardened(**extra) -> dict:
@@ -142,29 +147,51 @@ def run_build(*, image: str, src_dir: Path, out_dir: Path, build_id: int, owner_
         _remove(container)
 
 
-def start_preview(*, image: str, app_dir: Path, run_dir: Path, data_dir: Path, build_id: int,
-                  owner_id: int, project_id: int):
-    """Start the app server for a built app. It listens on run_dir/app.sock; nothing else reaches it."""
+def start_slot(*, image: str, slot_dir: Path, slot: str, role: str, ttl_s: int, owner_id: int | None = None,
+               project_id: int | None = None, build_id: int | None = None):
+    """Start an app server on slot_dir (mounted at /run/preview): it binds slot_dir/app.sock and waits
+    for an app (POST /__kiln/load). role "preview" for a build's own (cold) start, "pool" for a warm slot."""
     return _engine_call(
         client().containers.run,
         image,
-        volumes={
-            **_bind(app_dir, APP_MOUNT, "ro"),
-            **_bind(run_dir, RUN_MOUNT, "rw"),
-            **_bind(data_dir, DATA_MOUNT, "rw"),
-        },
-        labels=_labels(role="preview", owner_id=owner_id, project_id=project_id, build_id=build_id,
-                       ttl_s=settings.PREVIEW_TTL_S),
-        name=f"kiln-{settings.KILN_INSTANCE}-preview-{build_id}",
+        volumes=_bind(slot_dir, RUN_MOUNT, "rw"),
+        labels=_labels(role=role, owner_id=owner_id, project_id=project_id, build_id=build_id, ttl_s=ttl_s,
+                       **{"kiln.slot": slot, "kiln.image": image}),
+        name=f"kiln-{settings.KILN_INSTANCE}-slot-{slot}",
         **_hardened(),
     )
 
 
-def container_logs(container_id: str) -> str:
+def get_container(container_id: str):
+    """The container, or None when the engine does not know it."""
     try:
-        return _engine_call(client().containers.get, container_id).logs().decode(errors="replace")
+        return _engine_call(client().containers.get, container_id)
+    except docker.errors.NotFound:
+        return None
+
+
+def container_state(container_id: str) -> dict:
+    """{"running": bool, "exit_code": int | None, "oom_killed": bool}; a missing container is not running."""
+    container = get_container(container_id)
+    if container is None:
+        return {"running": False, "exit_code": None, "oom_killed": False, "missing": True}
+    state = container.attrs.get("State", {})
+    return {"running": state.get("Running", False), "exit_code": state.get("ExitCode"),
+            "oom_killed": state.get("OOMKilled", False), "missing": False}
+
+
+def start_again(container_id: str) -> None:
+    """Start an exited container again, with the same profile and mounts."""
+    _engine_call(get_container(container_id).start)
+
+
+def container_logs(container_id: str) -> str:
+    """The container's output (the last 64 KiB: a log flood must not flood Kiln's database)."""
+    try:
+        logs = _engine_call(client().containers.get, container_id).logs(tail=400)
     except docker.errors.NotFound:
         return ""
+    return logs[-65536:].decode(errors="replace")
 
 
 def container_running(container_id: str) -> bool:
@@ -190,27 +217,29 @@ def remove_container(container_id: str) -> None:
     _remove(container)
 
 
-def _instance_containers():
-    return _engine_call(
-        client().containers.list, all=True, filters={"label": f"kiln.instance={settings.KILN_INSTANCE}"}
-    )
+def instance_containers(**labels: str):
+    """This KILN_INSTANCE's containers (running or not), optionally with more labels (role="pool")."""
+    wanted = [f"kiln.instance={settings.KILN_INSTANCE}", *(f"kiln.{k}={v}" for k, v in labels.items())]
+    return _engine_call(client().containers.list, all=True, filters={"label": wanted})
 
 
-def reap_expired(*, now: float | None = None) -> list[str]:
-    """Remove this instance's containers whose kiln.expires_at has passed; return their build ids."""
-    now = time.time() if now is None else now
-    reaped = []
-    for container in _instance_containers():
-        expires_at = container.labels.get("kiln.expires_at", "")
-        if expires_at.isdigit() and int(expires_at) <= now:
-            _remove(container)
-            reaped.append(container.labels.get("kiln.build", ""))
-    return reaped
+
+def remove_build_containers(build_id: int) -> int:
+    """Remove the containers labelled with this build (a build step or cold preview of a dead worker)."""
+    containers = instance_containers(build=str(build_id))
+    for container in containers:
+        _remove(container)
+    return len(containers)
+
+
+def expired(container, now: float) -> bool:
+    expires_at = container.labels.get("kiln.expires_at", "")
+    return expires_at.isdigit() and int(expires_at) <= now
 
 
 def remove_all_for_instance() -> int:
     """Remove every container of this KILN_INSTANCE (test teardown); return how many."""
-    containers = _instance_containers()
+    containers = instance_containers()
     for container in containers:
         _remove(container)
     return len(containers)

@@ -63,8 +63,8 @@ def debian_mirror() -> str:
     deb822 = Path("/etc/apt/sources.list.d/debian.sources")
     if deb822.exists():
         for stanza in deb822.read_text().split("\n\n"):
-            uris = re.search(r"^URIs:\s*(\S+)", stanza, re.M)
-            suites = re.search(r"^Suites:\s*(.+)$", stanza, re.M)
+            uris = re.search(r"^URIs:\s*(\S+)", stanza, re.MULTILINE)
+            suites = re.search(r"^Suites:\s*(.+)$", stanza, re.MULTILINE)
             if uris and suites and SUITE in suites[1].split():
                 return uris[1]
     legacy = Path("/etc/apt/sources.list")

@@ -24,6 +24,23 @@ class Build(models.Model):
     container_id = models.CharField(max_length=80, blank=True)
     runtime = models.CharField(max_length=20, blank=True, help_text="runsc (gVisor) or runc.")
     timings = models.JSONField(default=dict, blank=True)
+    # The preview's folder SANDBOX_DIR/slots/<slot>: its socket, app/ and the project's data/.
+    slot = models.CharField(max_length=40, blank=True)
+    warm = models.BooleanField(default=False, help_text="The preview went live in a warm-pool container.")
+    # Where it stopped when it failed: "invalid" (app files), "engine", "bundle" (esbuild: `error` has
+    # file:line), "preview" (server did not start), "lost" (its worker died too often), "internal".
+    failed_step = models.CharField(max_length=12, blank=True)
+    # Automatic scores (docs/sandbox.md): None until known.
+    build_passed = models.BooleanField(null=True, blank=True)
+    smoke_passed = models.BooleanField(null=True, blank=True)
+    scores = models.JSONField(default=dict, blank=True)
+    smoke_message = models.TextField(blank=True)
+    screenshot = models.CharField(max_length=200, blank=True, help_text="PNG path relative to SANDBOX_DIR.")
+    # Fault tolerance: who claimed it (host:pid), how often, and crash restarts of its preview.
+    worker = models.CharField(max_length=120, blank=True)
+    claims = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    restarts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

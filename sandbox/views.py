@@ -8,6 +8,7 @@ carries a strict CSP whose frame-ancestors names the builder, so only the builde
 import html
 
 import httpx
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
@@ -15,8 +16,8 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import previews
-from sandbox.errors import ENGINE_UNAVAILABLE
+from sandbox import docker_driver, previews, slots
+from sandbox.errors import ENGINE_UNAVAILABLE, EngineUnavailable
 from sandbox.models import Build
 
 FORWARD_REQUEST_HEADERS = ("content-type", "accept", "accept-language", "if-none-match", "if-modified-since")
@@ -24,6 +25,9 @@ FORWARD_RESPONSE_HEADERS = ("content-type", "cache-control", "etag", "last-modif
 UPSTREAM_TIMEOUT_S = 30
 
 NOT_FOUND = "There is no preview at this address. It may have been replaced by a newer version."
+ENGINE_DOWN = "Kiln cannot reach the engine that runs previews. It comes back by itself when the engine does."
+RESTARTING = "The preview's server stopped; Kiln is restarting it (restart {n} of {max})…"
+NOT_ANSWERING = "The preview's server is not answering. Rebuild the app to restart it."
 NOT_ADMITTED = "Open this preview from the Kiln builder: only the project's owner may see it."
 LINK_EXPIRED = "This preview link has expired. Open the preview again from the Kiln builder."
 STATUS_PAGES = {
@@ -84,17 +88,51 @@ async def _forward(request, build: Build, path: str) -> HttpResponse:
     if request.META.get("QUERY_STRING"):
         url += "?" + request.META["QUERY_STRING"]
     headers = {name: request.headers[name] for name in FORWARD_REQUEST_HEADERS if name in request.headers}
-    transport = httpx.AsyncHTTPTransport(uds=str(previews.socket_path(build.id)))
+    folder = slots.slot_dir(build.slot)
+    # The slot folder is sealed (sandbox.slots), so app.sock cannot become a symlink; checked anyway.
+    if not slots.socket_is_real(folder):
+        return await _server_down(build)
+    transport = httpx.AsyncHTTPTransport(uds=str(slots.socket_in(folder)))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://preview", timeout=UPSTREAM_TIMEOUT_S) as http:
             upstream = await http.request(request.method, url, headers=headers, content=request.body)
     except httpx.TransportError:
-        return _page(502, ENGINE_UNAVAILABLE, "The preview's server is not answering. Rebuild the app to restart it.")
+        return await _server_down(build)
     response = HttpResponse(upstream.content, status=upstream.status_code)
     for name in FORWARD_RESPONSE_HEADERS:
         if name in upstream.headers:
             response[name] = upstream.headers[name]
     return _harden(response)
+
+
+def _diagnose(build: Build) -> tuple[str, int]:
+    """Why a ready preview does not answer: ("engine", 0), ("restarting", n), ("stopped", 0), ("busy", 0)."""
+    from sandbox import tasks
+
+    try:
+        state = docker_driver.container_state(build.container_id)
+    except EngineUnavailable:
+        return "engine", 0
+    if state["running"]:
+        return "busy", 0
+    if state["missing"] or build.restarts >= settings.PREVIEW_MAX_RESTARTS:
+        previews.revive_preview(build)  # stops it, with the reason on the Build
+        return "stopped", 0
+    tasks.revive_preview.delay(build.id)
+    return "restarting", build.restarts + 1
+
+
+async def _server_down(build: Build) -> HttpResponse:
+    verdict, n = await sync_to_async(_diagnose)(build)
+    if verdict == "engine":
+        return _page(503, ENGINE_UNAVAILABLE, ENGINE_DOWN, refresh=True)
+    if verdict == "restarting":
+        return _page(503, "Restarting the preview", RESTARTING.format(n=n, max=settings.PREVIEW_MAX_RESTARTS),
+                     refresh=True)
+    if verdict == "stopped":
+        await build.arefresh_from_db(fields=["status", "error"])
+        return _page(503, "Preview stopped", build.error or STATUS_PAGES[Build.Status.STOPPED][1])
+    return _page(502, "The preview is not answering", NOT_ANSWERING)
 
 
 @csrf_exempt  # the preview's own API calls; no builder cookie ever reaches this host
@@ -107,11 +145,15 @@ async def preview_proxy(request, path: str) -> HttpResponse:
         return _page(404, "Preview not found", NOT_FOUND)
     if "/" + path == previews.ENTER_PATH:
         return await _enter(request, build)
+    if path.startswith("__kiln/"):  # Kiln's own paths on the app server (load) are not the browser's
+        return _page(404, "Not found", NOT_FOUND)
     if not previews.cookie_admits(build, request.COOKIES.get(previews.COOKIE_NAME)):
         return _page(403, "Not allowed", NOT_ADMITTED)
     if build.status == Build.Status.FAILED:
         return _page(503, "The build failed", build.error or "The build failed.")
+    if build.status == Build.Status.STOPPED:
+        return _page(503, STATUS_PAGES[build.status][0], build.error or STATUS_PAGES[build.status][1])
     if build.status != Build.Status.READY:
         title, message = STATUS_PAGES[build.status]
-        return _page(503, title, message, refresh=build.status != Build.Status.STOPPED)
+        return _page(503, title, message, refresh=True)
     return await _forward(request, build, path)

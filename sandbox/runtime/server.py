@@ -3,7 +3,12 @@
 Runs inside the preview container (no network at all). Kiln's preview proxy reaches it through the
 socket in the per-preview folder mounted at /run/preview. See docs/app-format.md for the contract.
 
+The one mount, /run/preview, holds the socket, the built app (app/, read-only for this user) and the
+project's data (data/). A container can start before its app is there (a warm-pool slot): it binds the
+socket, answers /healthz with 503 "idle", and loads the app when Kiln calls POST /__kiln/load.
+
     GET  /                 index.html           GET /bundle.js, /bundle.css    GET /healthz
+    POST /__kiln/load      (re)read app/app.json and open data/app.sqlite3
     GET  /api/entities/<E>[?field=value&sort=-field]     POST /api/entities/<E>
     GET|PUT|PATCH|DELETE /api/entities/<E>/<id>
 """
@@ -20,8 +25,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-APP_DIR = Path(os.environ.get("KILN_APP_DIR", "/srv/app"))
-DATA_DIR = Path(os.environ.get("KILN_DATA_DIR", "/srv/data"))
+APP_DIR = Path(os.environ.get("KILN_APP_DIR", "/run/preview/app"))
+DATA_DIR = Path(os.environ.get("KILN_DATA_DIR", "/run/preview/data"))
 SOCKET_PATH = os.environ.get("KILN_SOCKET", "/run/preview/app.sock")
 MAX_BODY = 1024 * 1024
 SYSTEM_FIELDS = ("id", "created_at", "updated_at")
@@ -166,7 +171,7 @@ class Store:
 
     @staticmethod
     def now() -> str:
-        return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace(
+        return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace(
             "+00:00", "Z"
         )
 
@@ -181,7 +186,7 @@ class Store:
         where, params, order = ["entity = ?"], [entity], "id"
         for key, raw in query:
             if key == "sort":
-                name = raw[1:] if raw.startswith("-") else raw
+                name = raw.removeprefix("-")
                 if name not in fields and name not in SYSTEM_FIELDS:
                     raise ApiError(400, f"cannot sort by unknown field '{name}'")
                 column = name if name in SYSTEM_FIELDS else f"json_extract(data, '$.\"{name}\"')"
@@ -245,7 +250,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     # --- plumbing
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):
         # The base implementation reads client_address[0], which a Unix socket peer does not have.
         sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
 
@@ -304,6 +309,13 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         try:
+            if path == "/__kiln/load" and method == "POST":
+                entities = self.server.load()
+                return self.send_json(200, {"entities": entities})
+            if not self.server.loaded:
+                if path == "/healthz":
+                    return self.send(503, b"idle\n", "text/plain; charset=utf-8")
+                raise ApiError(503, "no app loaded yet")
             match = ENTITY_PATH.match(path)
             if match:
                 return self.entity_api(method, match["entity"], match["id"], url.query)
@@ -356,19 +368,29 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, socket_path: str, schema: dict, store: Store):
-        self.schema, self.store = schema, store
-        Path(socket_path).unlink(missing_ok=True)  # a socket left by an earlier run of this folder
+    def __init__(self, socket_path: str):
+        self.schema, self.store, self.loaded = {}, None, False
+        # A socket left by an earlier run of this container (a restart): Kiln reopens the folder first.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path)
         super().__init__(socket_path, Handler)
         # The proxy runs as another user on the host: it must be able to connect.
         os.chmod(socket_path, 0o666)
 
+    def load(self) -> int:
+        """Read the app's schema and open its store; return the number of entities."""
+        self.schema, self.store = load_schema(APP_DIR), Store(DATA_DIR / "app.sqlite3")
+        self.loaded = True
+        print(f"kiln preview serving {APP_DIR} ({len(self.schema)} entities)", file=sys.stderr)
+        return len(self.schema)
+
 
 def main() -> None:
-    schema = load_schema(APP_DIR)
-    store = Store(DATA_DIR / "app.sqlite3")
-    server = Server(SOCKET_PATH, schema, store)
-    print(f"kiln preview serving {APP_DIR} on {SOCKET_PATH} ({len(schema)} entities)", file=sys.stderr)
+    server = Server(SOCKET_PATH)
+    if (APP_DIR / "app.json").exists():  # started for one app (a restart): serve it at once
+        server.load()
+    else:
+        print(f"kiln preview idle on {SOCKET_PATH}: waiting for POST /__kiln/load", file=sys.stderr)
     try:
         server.serve_forever()
     finally:

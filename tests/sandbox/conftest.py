@@ -1,6 +1,7 @@
 """Fixtures of the sandbox tests: the real runtime image, real containers, the real preview proxy.
 
-Containers are labelled kiln.instance=test (tests/settings.py), so cleaning up removes only ours.
+Containers are labelled kiln.instance=<KILN_INSTANCE> ("test", tests/settings.py), so cleaning up
+removes only ours.
 """
 
 import json
@@ -84,7 +85,8 @@ def runtime_image():
 def sandbox_dir(tmp_path_factory):
     # A short path: a Unix socket path must fit in 108 bytes.
     path = tmp_path_factory.mktemp("sbx")
-    with override_settings(SANDBOX_DIR=path):
+    # The smoke test and the warm pool are off unless a test turns them on (each costs time per build).
+    with override_settings(SANDBOX_DIR=path, SMOKE_TEST=False, PREVIEW_POOL_SIZE=0):
         yield path
     docker_driver.remove_all_for_instance()
 
@@ -94,7 +96,8 @@ def remove_containers(sandbox_dir):
     yield
     docker_driver.remove_all_for_instance()
     # Test databases reuse project ids: a project's data folder must not outlive its test.
-    shutil.rmtree(sandbox_dir / "data", ignore_errors=True)
+    for folder in ("data", "slots", "pool", "pool-starting", "builds"):
+        shutil.rmtree(sandbox_dir / folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ createRoot(document.getElementById("root")).render(<App />);
 
 
 def instance_containers():
-    return docker_driver.client().containers.list(all=True, filters={"label": "kiln.instance=test"})
+    return docker_driver.instance_containers()
 
 
 def test_a_syntax_error_fails_the_build_naming_file_and_line(build_preview):
@@ -35,7 +35,9 @@ def test_a_syntax_error_fails_the_build_naming_file_and_line(build_preview):
     assert build.container_id == ""
     assert instance_containers() == []
     last = read_after("test:broken")[-1]
-    assert (last["status"], last["step"], last["message"]) == ("failed", "failed", build.error)
+    assert (last["status"], last["step"], last["message"], last["final"]) == ("failed", "failed", build.error, True)
+    # What the repair loop reads: the build itself failed (not the smoke test), with file:line.
+    assert (build.failed_step, build.build_passed, build.smoke_passed) == ("bundle", False, None)
 
 
 def test_an_import_of_a_package_kiln_does_not_have_names_the_line(build_preview):

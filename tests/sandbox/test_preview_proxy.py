@@ -139,7 +139,7 @@ def test_a_stopped_preview_says_so(ready, owner, preview_client):
     assert b"Preview stopped" in response.content
 
 
-def test_a_preview_whose_server_is_gone_is_a_502(ready, owner, preview_client):
+def test_a_preview_whose_container_is_gone_says_so_and_is_stopped(ready, owner, preview_client):
     from sandbox import docker_driver
 
     client = preview_client(ready)
@@ -148,5 +148,14 @@ def test_a_preview_whose_server_is_gone_is_a_502(ready, owner, preview_client):
 
     response = client.get("/")
 
-    assert response.status_code == 502
-    assert b"Preview engine unavailable" in response.content
+    assert response.status_code == 503
+    assert b"container was gone" in response.content
+    ready.refresh_from_db()
+    assert ready.status == Build.Status.STOPPED
+
+
+def test_kiln_paths_of_the_app_server_are_not_reachable_from_the_browser(ready, owner, preview_client):
+    client = preview_client(ready)
+    client.enter(ready, owner)
+
+    assert client.post("/__kiln/load").status_code == 404
