@@ -18,6 +18,7 @@ bound to the thread that started it, and a Celery task or a test may already run
 """
 
 import atexit
+import contextlib
 import base64
 import json
 import queue
@@ -39,7 +40,6 @@ ORIGIN = "http://preview.localhost"  # never resolved: every request is answered
 VIEWPORT = {"width": 1024, "height": 700}
 RENDER_TIMEOUT_MS = 4000
 BLANK_STDDEV = 1.5  # below this (0..255 luminance), the screenshot is one flat colour
-IGNORED_CONSOLE_URLS = ("/favicon.ico",)  # Chromium asks for it; no app has to have one
 ROUND_TRIP_TAG = "Kiln smoke test"
 
 # In the page: how long until the app put something in its root, and what it put there.
@@ -48,6 +48,12 @@ RENDERED_JS = """() => {
   if (!root) return false;
   return root.innerText.trim().length > 0 || !!root.querySelector('input,button,img,svg,canvas,table');
 }"""
+
+# What the page says to a person: its text plus the labels of its controls (placeholder, aria-label).
+VISIBLE_WORDS_JS = """() => [document.body ? document.body.innerText : '',
+  ...Array.from(document.querySelectorAll('[placeholder],[aria-label],[title],label,legend,option'))
+    .map((el) => [el.getAttribute('placeholder'), el.getAttribute('aria-label'), el.getAttribute('title')]
+      .filter(Boolean).join(' '))].join(' ')"""
 
 # In a blank page: decode the PNG with Chromium's own decoder and measure its luminance spread.
 VARIANCE_JS = """async (b64) => {
@@ -186,6 +192,11 @@ def _entities(app_json: dict) -> dict:
             if isinstance(spec, dict) or spec is None}
 
 
+def _favicon(message) -> bool:
+    """Chromium's own request for /favicon.ico (no app has to have one; not interceptable by routes)."""
+    return message.location.get("url", "").endswith("/favicon.ico")
+
+
 def _forward(socket_path: str, csp: str):
     """A route handler answering the page's requests from the preview's socket, as the proxy does."""
     http = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://preview", timeout=10)
@@ -200,6 +211,8 @@ def _forward(socket_path: str, csp: str):
                                     content=request.post_data_buffer)
         except httpx.TransportError:
             return route.abort("connectionrefused")
+        if url == ORIGIN + "/favicon.ico" and upstream.status_code == 404:
+            return route.fulfill(status=204, body=b"")  # Chromium's own request, not the app's
         answer = {k: v for k, v in upstream.headers.items() if k in ("content-type", "cache-control", "location")}
         answer["content-security-policy"] = csp
         route.fulfill(status=upstream.status_code, headers=answer, body=upstream.content)
@@ -209,6 +222,8 @@ def _forward(socket_path: str, csp: str):
 
 def _check(browser_, *, socket_path: str, app_json: dict, screenshot: Path, csp: str) -> dict:
     """Runs in the browser's thread. Returns the scores (see docs/sandbox.md) plus "problems"."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     started = time.perf_counter()
     entities = _entities(app_json)
     uncaught: list[str] = []
@@ -219,30 +234,28 @@ def _check(browser_, *, socket_path: str, app_json: dict, screenshot: Path, csp:
         context.route("**/*", handle)
         page = context.new_page()
         page.on("pageerror", lambda error: uncaught.append(str(error).splitlines()[0][:300]))
-        page.on("console", lambda msg: msg.type == "error" and not msg.location.get("url", "").endswith(
-            IGNORED_CONSOLE_URLS) and console.append(msg.text[:300]))
+        page.on("console", lambda msg: msg.type == "error" and not _favicon(msg) and console.append(
+            f"{msg.text[:300]} ({msg.location.get('url', '')})"))
         response = page.goto(ORIGIN + "/", wait_until="load", timeout=10_000)
         status = response.status if response else 0
         rendered = False
-        try:
+        with contextlib.suppress(PlaywrightTimeout):  # nothing rendered: said below
             page.wait_for_function(RENDERED_JS, timeout=RENDER_TIMEOUT_MS, polling=25)
             rendered = True
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError: nothing rendered; said below
-            pass
         render_ms = round((time.perf_counter() - started) * 1000) if rendered else None
         if rendered:  # the app's first fetch() calls land; a list may still be filling in
-            try:
+            with contextlib.suppress(PlaywrightTimeout):  # an app that polls never goes idle: fine
                 page.wait_for_load_state("networkidle", timeout=1500)
-            except Exception:  # noqa: BLE001 - an app that polls never goes idle; that is fine
-                pass
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         png = page.screenshot(path=str(screenshot))
-        text = page.inner_text("body").lower() if status else ""
+        text = page.evaluate(VISIBLE_WORDS_JS).lower() if status else ""
         has_form = page.locator("form, input, textarea, select").count() > 0
         round_trip = ""
         first = next(iter(entities.items()), None)
         if first and status == 200:
+            seen = len(console)
             round_trip = page.evaluate(ROUND_TRIP_JS, [first[0], sample_values(first[1])])
+            del console[seen:]  # the check's own 404 after delete is not the app's error
         shown = [name for name in entities if any(word in text for word in _label_words(name))]
         blank_page = context.new_page()
         stddev = blank_page.evaluate(VARIANCE_JS, base64.b64encode(png).decode())
