@@ -1,51 +1,102 @@
-"""The incremental parser for the model's output protocol (see docs/app-format.md).
+"""The incremental parser for the model's output protocol (docs/protocol.md has the grammar and every
+error with its message).
 
-The model writes explanation text with whole files in between::
+The model writes explanation text with whole files, edits and deletions in between::
 
     Some explanation for the chat.
     <file path="src/App.jsx">
     ...whole file...
     </file>
+    <edit path="src/api.js">
+    <<<<<<< SEARCH
+    exact old lines
+    =======
+    new lines
+    >>>>>>> REPLACE
+    </edit>
+    <delete path="src/old.js"/>
 
-`StreamParser.feed()` takes the text in whatever pieces the model server sends, even a split in the
-middle of a tag or of "</file>", and returns events as soon as they are certain: text for the chat,
-a file starting, pieces of its content, a file completed, a protocol issue. It holds back only the
-few characters that could still turn out to be part of a tag, so the browser sees files form while
-they stream. Every decision depends on the text alone, never on where the pieces were cut, so feeding
-a response in any pieces gives the same files, explanation and issues as feeding it whole.
+`StreamParser(base_files).feed()` takes the text in whatever pieces the model server sends, even a
+split in the middle of a tag or of "</file>", and returns events as soon as they are certain: text for
+the chat, a file starting, pieces of its content, a file completed, an edit applied (with its diff), a
+file deleted, a protocol issue. It holds back only the few characters that could still turn out to be
+part of a tag, so the browser sees files form while they stream. Every decision depends on the text
+alone, never on where the pieces were cut, so feeding a response in any pieces gives the same files,
+explanation, issues and result as feeding it whole.
+
+Each issue has a `kind` and says whether it is `fatal`: a fatal issue means the response must not
+become a version, because part of what the model meant was not applied (a file dropped, an edit that
+did not match, a file cut off or shortened with a placeholder). Non-fatal issues (a file written twice,
+a stray closing tag, deleting a file that is not there) are reported and recorded, and the rest of the
+response stands. `result_files()` is the base files with this response's writes, edits and deletes
+applied, in order; callers keep it only when `has_fatal` is false.
 
 Rules, chosen to be simple and safe:
 
 - A tag is recognised only when its name is followed by whitespace, ">" or "/": "<file", "<edit",
-  "<delete" open blocks; "</file>" closes a file. Anything else that looks like a tag is text outside
-  a file and content inside one (JSX is full of "<div>").
-- Content drops exactly one newline after the opening tag and one before "</file>".
-- Paths go through `normalise_path`; a file with a bad path is read to its end and dropped, with an
-  issue naming the path and the reason. So is a file whose content has a NUL byte or is too large.
-- The same path twice: the later file wins (a model that rewrites a file means its last version),
-  and an issue says the file was written twice.
-- A "<file" tag at the start of a line inside a file means the model forgot "</file>": the open file
-  is completed as written, with an issue, and the new file starts.
-- At the end of the stream an open file is cut off: it is NOT completed, and the issue says so (and
-  that the response hit the length limit when finish_reason is "length").
-- "<edit>" and "<delete/>" blocks are not applied yet: each is read to its end and reported as an
-  issue. They are recognised here so that adding them later is a new block kind, not a new parser.
+  "<delete" open blocks; "</file>" and "</edit>" close them. An opening tag ends at the first ">" and
+  may not contain "<". Anything else that looks like a tag is text outside a block and content inside
+  one (JSX is full of "<div>").
+- Content drops exactly one newline after the opening tag and one before the closing tag.
+- Paths go through `normalise_path`; a block with a bad path is read to its end and dropped.
+- A block tag at the start of a line inside a block means the model nested blocks or forgot to close
+  one: the open block is dropped (it may be incomplete) and the new block starts.
+- At the end of the stream an open block is cut off and dropped.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from generation.errors import ProtocolError
+from generation.errors import EditNotApplied, ProtocolError
 
 MAX_PATH_CHARS = 200
 MAX_PATH_DEPTH = 12
 MAX_TAG_CHARS = 1000  # an opening tag longer than this is not a tag
-MAX_FILE_CHARS = 2_000_000
+MAX_FILE_BYTES = 400_000  # UTF-8 bytes of one file's content
+MAX_EDIT_BYTES = 2 * MAX_FILE_BYTES  # the body of one <edit> block
+MAX_FILES = 300  # files in the result
+MAX_FILE_CHARS = MAX_FILE_BYTES  # the old name
 
-EDITS_NOT_SUPPORTED = "edit blocks are not supported yet"
+# Issue kinds. FATAL_KINDS are always fatal; code_in_chat is fatal only when nothing was written.
+PATH = "path"
+SYNTAX = "syntax"
+UNCLOSED = "unclosed"
+NESTED = "nested"
+STRAY_CLOSE = "stray_close"
+DUPLICATE = "duplicate"
+EDIT_SYNTAX = "edit_syntax"
+EDIT_NO_MATCH = "edit_no_match"
+EDIT_MISSING_FILE = "edit_missing_file"
+DELETE_MISSING = "delete_missing"
+BINARY = "binary"
+TOO_LARGE = "too_large"
+CUT_OFF = "cut_off"
+LAZY_PLACEHOLDER = "lazy_placeholder"
+CODE_IN_CHAT = "code_in_chat"
+UNKNOWN_TAG = "unknown_tag"
+
+FATAL_KINDS = frozenset(
+    {
+        PATH,
+        SYNTAX,
+        UNCLOSED,
+        NESTED,
+        EDIT_SYNTAX,
+        EDIT_NO_MATCH,
+        EDIT_MISSING_FILE,
+        BINARY,
+        TOO_LARGE,
+        CUT_OFF,
+        LAZY_PLACEHOLDER,
+        UNKNOWN_TAG,
+    }
+)
+NON_FATAL_KINDS = frozenset({STRAY_CLOSE, DUPLICATE, DELETE_MISSING})
+ISSUE_KINDS = FATAL_KINDS | NON_FATAL_KINDS | {CODE_IN_CHAT}
 
 
 # --- Events ----------------------------------------------------------------------------------------
@@ -74,12 +125,26 @@ class FileCompleted:
 
 
 @dataclass(frozen=True)
+class EditApplied:
+    path: str
+    diff: str  # unified diff of the file before and after the edit
+    content: str  # the whole file after the edit
+
+
+@dataclass(frozen=True)
+class FileDeleted:
+    path: str
+
+
+@dataclass(frozen=True)
 class ProtocolIssue:
     message: str  # user-facing
     path: str | None = None
+    kind: str = SYNTAX
+    fatal: bool = True  # the response must not become a version
 
 
-Event = TextDelta | FileStarted | FileDelta | FileCompleted | ProtocolIssue
+Event = TextDelta | FileStarted | FileDelta | FileCompleted | EditApplied | FileDeleted | ProtocolIssue
 
 
 def event_to_frame(event: Event) -> dict:
@@ -92,8 +157,18 @@ def event_to_frame(event: Event) -> dict:
         return {"type": "file_delta", "path": event.path, "text": event.text}
     if isinstance(event, FileCompleted):
         return {"type": "file_done", "path": event.path, "size": len(event.content.encode("utf-8"))}
+    if isinstance(event, EditApplied):
+        return {"type": "edit", "path": event.path, "diff": event.diff}
+    if isinstance(event, FileDeleted):
+        return {"type": "file_delete", "path": event.path}
     if isinstance(event, ProtocolIssue):
-        return {"type": "protocol_error", "message": event.message, "path": event.path}
+        return {
+            "type": "protocol_error",
+            "message": event.message,
+            "path": event.path,
+            "kind": event.kind,
+            "fatal": event.fatal,
+        }
     raise TypeError(f"not a protocol event: {event!r}")
 
 
@@ -110,7 +185,8 @@ def normalise_path(raw: str) -> str:
     Raises ProtocolError, with a message fit for the user, for anything that is not a plain relative
     path inside the app: absolute paths, ".." segments (every one, even those that would stay
     inside), backslashes, NUL and other control characters, drive letters, empty or over-long paths.
-    Percent-escapes are not decoded: "%2e%2e" is a harmless literal name.
+    Percent-escapes are not decoded: "%2e%2e" is a harmless literal name. The result is a fixed
+    point: normalise_path(normalise_path(p)) == normalise_path(p).
     """
     shown = _shown(raw)
     path = raw.strip(" ")
@@ -118,7 +194,7 @@ def normalise_path(raw: str) -> str:
         raise ProtocolError("A file has an empty path.")
     if "\x00" in path:
         raise ProtocolError(f"File path {shown} contains a NUL byte.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in path):
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") for ch in path):
         raise ProtocolError(f"File path {shown} contains a control character.")
     if "\\" in path:
         raise ProtocolError(f"File path {shown} contains a backslash; use forward slashes.")
@@ -157,20 +233,321 @@ def _shown(raw: str) -> str:
     return '"' + "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text) + '"'
 
 
+def _shown_line(line: str, limit: int = 100) -> str:
+    line = line if len(line) <= limit else line[: limit - 3] + "..."
+    return "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in line)
+
+
+# --- Content checks --------------------------------------------------------------------------------
+
+# Raw control characters (other than tab, newlines, form feed) and lone surrogates: not source text.
+_BINARY = re.compile("[\x00-\x08\x0e-\x1f\x7f\ud800-\udfff]")
+
+_CODE_EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".css", ".html", ".htm", ".json", ".vue", ".svelte")
+# A whole-line comment in JS / CSS / JSX / HTML, with its text.
+_COMMENT_LINE = re.compile(r"^\s*(?:\{\s*/\*+|/\*+|//+|<!--|\*+(?!/))\s*(.*?)\s*(?:\*+/\s*\}?|-->)?\s*$")
+_ELLIPSIS = re.compile(r"\.{3,}|…")
+_CODE_NOUNS = (
+    r"(?:code|file|component|components|function|functions|styles?|css|markup|html|jsx|implementation|"
+    r"content|contents|app|logic|fields?|form|list|imports?|module|page|class|methods?|handlers?|"
+    r"helpers?|rules?|routes?|hooks?|effects?|state|props|properties|elements?|items?|cases?|"
+    r"sections?|body|template|stuff|lines?|parts?)"
+)
+_LAZY_SUFFIX = (
+    r"(?:(?:is|are|remains?|stays?|goes|go|as|is kept|are kept|kept)\s+)?"
+    r"(?:unchanged|the same|as before|as is|here|omitted|untouched|not shown|same as before|elided)"
+)
+_LAZY_COMMENTS = [
+    # "rest of the code unchanged", "...rest of the component", "the rest remains the same"
+    re.compile(
+        r"^(?:and |the )?rest(?: of (?:the |this |your |my )?(?:\w+ ){0,2}" + _CODE_NOUNS + r"(?: " + _LAZY_SUFFIX + r")?"
+        r"| " + _LAZY_SUFFIX + r")$"
+    ),
+    # "existing code", "previous implementation", "other fields unchanged", "same handlers as before"
+    re.compile(r"^(?:the |all |your )?(?:existing|previous|original|old|remaining) (?:code|implementation|logic|content|contents)$"),
+    re.compile(
+        r"^(?:keep(?:ing)? )?(?:the |all |your )?(?:existing|previous|original|old|remaining|unchanged|other|same)(?: \w+)? "
+        + _CODE_NOUNS + r" " + _LAZY_SUFFIX + r"$"
+    ),
+    re.compile(
+        r"^keep(?:ing)? (?:the |all |your )?(?:existing|previous|original|rest of the|same) (?:\w+ )?" + _CODE_NOUNS
+        + r"(?: (?:here|as is|unchanged|the same|as before))?$"
+    ),
+    # "unchanged", "styles unchanged", "everything else stays the same", "same as before"
+    re.compile(
+        r"^(?!(?:keep|keeps|leave|leaves|left|kept|return|returns|if|when|so|must|should|make|makes)\b)"
+        r"(?:[\w-]+ ){0,3}(?:is |are |remains? |stays? )?(?:unchanged|the same as before|same as (?:before|above|previous(?:ly)?|earlier|the original|original))$"
+    ),
+    re.compile(r"^no changes?(?: (?:here|below|above|needed|to this (?:file|part|section)))?$"),
+    re.compile(r"\bfor brevity\b|\b(?:code|content|implementation|details|lines?) (?:omitted|elided|truncated)\b"),
+    re.compile(r"^(?:add|insert|put|paste) (?:the |your |all )?(?:rest|remaining|other|existing|previous|same)\b.*\bhere$"),
+]
+
+
+def find_placeholder(path: str, text: str, *, ignore: frozenset[str] = frozenset()) -> tuple[int, str] | None:
+    """The first line of `text` that stands in for code instead of being code ("// ... existing code
+    ...", "/* rest of the styles unchanged */", "<!-- unchanged -->", a lone "..."), as (line number,
+    line), or None. Only whole-line comments and lone ellipses count, so a spread (`...items`), an
+    ellipsis in UI text ("Loading...") or an ordinary comment is never taken for one. Lines whose
+    stripped text is in `ignore` are skipped (an edit's unchanged lines). Non-code files are skipped.
+    """
+    if not path.lower().endswith(_CODE_EXTENSIONS):
+        return None
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped or stripped in ignore:
+            continue
+        if re.fullmatch(r"(?:\.\.\.|…)\s*,?", stripped):
+            return number, stripped
+        comment = _COMMENT_LINE.match(line)
+        if not comment:
+            continue
+        raw = comment.group(1).strip().lower()
+        if not raw:
+            continue
+        bare = _ELLIPSIS.sub("", raw).strip(" ()[]:-,.")
+        starts = _ELLIPSIS.match(raw) is not None
+        ends = re.search(r"(?:\.{3,}|…)[\s)\]]*$", raw) is not None
+        if _ELLIPSIS.search(raw) and (not bare or (starts and ends)):
+            return number, stripped  # "// ...", "{/* … */}", "// ... other handlers ..."
+        words = _ELLIPSIS.sub(" ", raw)
+        words = re.sub(r"[()\[\]:,.;!]", " ", words)
+        words = re.sub(r"\s+", " ", words).strip()
+        if words and any(pattern.search(words) for pattern in _LAZY_COMMENTS):
+            return number, stripped
+    return None
+
+
+_FENCE = re.compile(r"^\s*(?:```|~~~)")
+_CODE_LINE = re.compile(
+    r"""^(?:
+        (?:import|export)\s.+
+      | (?:const|let|var|function|class|return|async\s+function|if\s*\(|for\s*\(|while\s*\(|switch\s*\()\b.*
+      | .*[;{]
+      | [})\]]+[;,)]*
+      | <[A-Za-z][\w.-]*(?:\s[^<>]*)?/?>.*
+      | </[A-Za-z][\w.-]*>
+      | [\w-]+\s*:\s*[^:]+;
+    )\s*$""",
+    re.VERBOSE,
+)
+
+
+def count_code_in_text(text: str) -> tuple[int, int]:
+    """(lines inside fenced code blocks, code-looking lines outside them) of explanation text."""
+    fenced = loose = 0
+    inside = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            inside = not inside
+            continue
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if inside:
+            fenced += 1
+        elif _CODE_LINE.match(stripped):
+            loose += 1
+    return fenced, loose
+
+
+_FOREIGN_TAG = re.compile(
+    r"<\s*((?:file|files|create|write|update|modify|patch|replace|rename|remove|delete|edit|new[-_]?file|code|artifact)"
+    r"[\w-]*)\b[^<>\n]*\bpath\s*=",
+    re.IGNORECASE,
+)
+
+
+# --- Edits -----------------------------------------------------------------------------------------
+
+_SEARCH_MARK = re.compile(r"<{5,9}\s*SEARCH")
+_DIVIDER_MARK = re.compile(r"={5,9}")
+_REPLACE_MARK = re.compile(r">{5,9}\s*REPLACE")
+
+
+@dataclass(frozen=True)
+class SearchReplace:
+    search: list[str]  # lines, without line ends
+    replace: list[str]
+
+
+def parse_edit_body(body: str, shown_path: str) -> list[SearchReplace]:
+    """The SEARCH/REPLACE blocks of an <edit> body. Raises EditNotApplied (kind edit_syntax)."""
+    blocks: list[SearchReplace] = []
+    state, search, replace = "out", [], []
+    for line in body.split("\n"):
+        line = line[:-1] if line.endswith("\r") else line
+        mark = line.strip()
+        if state == "out":
+            if _SEARCH_MARK.fullmatch(mark):
+                state, search = "search", []
+            elif mark and not _FENCE.match(mark):
+                raise EditNotApplied(
+                    f"The edit to {shown_path} was not applied: it has text outside a SEARCH/REPLACE "
+                    f'block ("{_shown_line(mark, 60)}"). Each block is "<<<<<<< SEARCH", the old lines, '
+                    '"=======", the new lines, ">>>>>>> REPLACE".',
+                    "edit_syntax",
+                )
+        elif state == "search":
+            if _DIVIDER_MARK.fullmatch(mark):
+                state, replace = "replace", []
+            elif _SEARCH_MARK.fullmatch(mark) or _REPLACE_MARK.fullmatch(mark):
+                raise EditNotApplied(
+                    f'The edit to {shown_path} was not applied: block {len(blocks) + 1} has no "=======" '
+                    "between its SEARCH and REPLACE parts.",
+                    "edit_syntax",
+                )
+            else:
+                search.append(line)
+        elif _REPLACE_MARK.fullmatch(mark):
+            blocks.append(SearchReplace(search, replace))
+            state = "out"
+        elif _SEARCH_MARK.fullmatch(mark):
+            raise EditNotApplied(
+                f'The edit to {shown_path} was not applied: block {len(blocks) + 1} does not end with '
+                '">>>>>>> REPLACE".',
+                "edit_syntax",
+            )
+        else:
+            replace.append(line)
+    if state != "out":
+        raise EditNotApplied(
+            f"The edit to {shown_path} was not applied: block {len(blocks) + 1} is not finished "
+            '(every block ends with ">>>>>>> REPLACE").',
+            "edit_syntax",
+        )
+    if not blocks:
+        raise EditNotApplied(
+            f"The edit to {shown_path} was not applied: it has no SEARCH/REPLACE block.", "edit_syntax"
+        )
+    for number, block in enumerate(blocks, start=1):
+        if not any(line.strip() for line in block.search):
+            raise EditNotApplied(
+                f"The edit to {shown_path} was not applied: block {number} has an empty SEARCH part; "
+                "quote the lines to change (write a new file whole with <file>).",
+                "edit_syntax",
+            )
+    return blocks
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _find(lines: list[str], search: list[str], key) -> list[int]:
+    wanted = [key(s) for s in search]
+    n = len(wanted)
+    return [i for i in range(len(lines) - n + 1) if key(lines[i]) == wanted[0] and [key(x) for x in lines[i : i + n]] == wanted]
+
+
+def _exact(line: str) -> str:
+    return line
+
+
+def _no_trailing(line: str) -> str:
+    return line.rstrip()
+
+
+def _no_indent(line: str) -> str:
+    return line.strip()
+
+
+def apply_search_replace(content: str, blocks: list[SearchReplace], shown_path: str) -> str:
+    """Apply SEARCH/REPLACE blocks in order. Each SEARCH must match exactly one place: exactly (whole
+    lines, then anywhere), else ignoring trailing whitespace, else ignoring indentation (the new lines
+    are then re-indented to the file's indentation). Raises EditNotApplied naming the file and quoting
+    the SEARCH text when a block matches nowhere or in several places; nothing is applied then."""
+    for number, block in enumerate(blocks, start=1):
+        where = f"block {number} of {len(blocks)}" if len(blocks) > 1 else "its SEARCH text"
+        lines = content.split("\n")
+        applied = None
+        for key in (_exact, None, _no_trailing, _no_indent):
+            if key is None:  # an exact match inside lines ("a fragment of a line")
+                text = "\n".join(block.search)
+                count = content.count(text) if text else 0
+                if count == 1:
+                    applied = content.replace(text, "\n".join(block.replace), 1)
+                    break
+                if count > 1:
+                    _ambiguous(shown_path, where, block, count)
+                continue
+            found = _find(lines, block.search, key)
+            if len(found) > 1:
+                _ambiguous(shown_path, where, block, len(found))
+            if found:
+                start = found[0]
+                old = lines[start : start + len(block.search)]
+                new = list(block.replace)
+                if key is _no_indent:
+                    new = _reindent(block.search, old, new)
+                if old and all(line.endswith("\r") for line in old if line):
+                    new = [line if line.endswith("\r") else line + "\r" for line in new]
+                applied = "\n".join(lines[:start] + new + lines[start + len(block.search) :])
+                break
+        if applied is None:
+            raise EditNotApplied(
+                f"The edit to {shown_path} was not applied: {where} was not found in the file, even "
+                f"ignoring whitespace. It begins:\n{_quote(block.search)}",
+                "edit_no_match",
+            )
+        content = applied
+    return content
+
+
+def _ambiguous(shown_path: str, where: str, block: SearchReplace, count: int) -> None:
+    raise EditNotApplied(
+        f"The edit to {shown_path} was not applied: {where} matches {count} places in the file; "
+        f"quote more lines so it matches exactly one. It begins:\n{_quote(block.search)}",
+        "edit_no_match",
+    )
+
+
+def _quote(lines: list[str]) -> str:
+    shown = [line for line in lines if line.strip()][:3]
+    more = "\n    ..." if len([line for line in lines if line.strip()]) > 3 else ""
+    return "\n".join("    " + _shown_line(line) for line in shown) + more
+
+
+def _reindent(search: list[str], matched: list[str], replace: list[str]) -> list[str]:
+    """The REPLACE lines moved from the SEARCH text's indentation to the file's."""
+    pairs = [(s, m) for s, m in zip(search, matched) if s.strip()]
+    if not pairs:
+        return replace
+    was, now = _indent(pairs[0][0]), _indent(pairs[0][1])
+    out = []
+    for line in replace:
+        if not line.strip():
+            out.append(line)
+        elif line.startswith(was):
+            out.append(now + line[len(was) :])
+        else:
+            out.append(line)
+    return out
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    return "\n".join(
+        difflib.unified_diff(before.split("\n"), after.split("\n"), f"a/{path}", f"b/{path}", lineterm="")
+    )
+
+
 # --- The parser ------------------------------------------------------------------------------------
 
 _BLOCK_NAMES = ("file", "edit", "delete")
 _CLOSE_NAMES = ("file", "edit")
+_TAG_NAMES = _BLOCK_NAMES + tuple("/" + n for n in _BLOCK_NAMES)
 _TAG_DELIMITERS = set(" \t\r\n>/")
+_TAG_END = re.compile(r"[<>]")
 _ATTRIBUTE = re.compile(r"""([A-Za-z_][\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
-# Inside a block: its closing tag, or a new opening tag at the start of a line (a forgotten close).
+# Inside a block: its closing tag, or a new opening tag at the start of a line (nested / not closed).
 _CLOSERS = {name: re.compile(r"(\r?\n)?</" + name + ">") for name in _CLOSE_NAMES}
 _NEXT_BLOCK = re.compile(r"\r?\n<(?:" + "|".join(_BLOCK_NAMES) + r")[\s/>]")
 
 
 def _holdback_sentinels(name: str) -> tuple[str, ...]:
-    opens = tuple(f"{nl}<{b} " for nl in ("\n", "\r\n") for b in _BLOCK_NAMES)
+    # A block tag at the start of a line; with its delimiter it would already have matched _NEXT_BLOCK.
+    opens = tuple(f"{nl}<{b}" for nl in ("\n", "\r\n") for b in _BLOCK_NAMES)
     return (f"\r\n</{name}>", f"\n</{name}>", f"</{name}>") + opens
 
 
@@ -189,7 +566,7 @@ def _holdback(buf: str, sentinels: tuple[str, ...]) -> int:
 
 @dataclass
 class _Block:
-    """The block being read: a file (path None when rejected, content dropped) or an edit."""
+    """The block being read: a file or an edit (rejected: read to its end, content dropped)."""
 
     kind: str
     path: str | None
@@ -201,15 +578,26 @@ class _Block:
 
 
 class StreamParser:
-    """Turns the model's streamed text into events. See the module docstring for the rules."""
+    """Turns the model's streamed text into events. See the module docstring for the rules.
 
-    def __init__(self):
-        self.files: dict[str, str] = {}
+    `base_files` are the app's files before this response (the previous version): edits apply to
+    them, deletes remove from them, and `result_files()` starts from them.
+    """
+
+    def __init__(self, base_files: dict[str, str] | None = None):
+        self.base_files: dict[str, str] = dict(base_files or {})
+        self.files: dict[str, str] = {}  # written or edited by this response, whole new content
+        self.deleted: list[str] = []  # deleted by this response (and not written again)
+        self.changed_paths: list[str] = []  # written, edited or deleted, in the order first touched
         self.issues: list[ProtocolIssue] = []
+        self._current: dict[str, str] = dict(self.base_files)
+        self._written: set[str] = set()  # written whole or deleted: a second time is a duplicate
         self._text_parts: list[str] = []
         self._buf = ""
         self._block: _Block | None = None
         self._finished = False
+
+    # --- results
 
     @property
     def explanation(self) -> str:
@@ -225,6 +613,21 @@ class StreamParser:
             out.pop()
         return "\n".join(out)
 
+    def result_files(self) -> dict[str, str]:
+        """The base files with this response's writes, edits and deletes applied, in order. Only
+        whole files and fully applied edits are in it; keep it as a version only when not has_fatal."""
+        return dict(self._current)
+
+    @property
+    def fatal_issues(self) -> list[ProtocolIssue]:
+        return [issue for issue in self.issues if issue.fatal]
+
+    @property
+    def has_fatal(self) -> bool:
+        return any(issue.fatal for issue in self.issues)
+
+    # --- feeding
+
     def feed(self, chunk: str) -> list[Event]:
         if self._finished:
             raise RuntimeError("feed() after finish()")
@@ -235,30 +638,51 @@ class StreamParser:
         return events
 
     def finish(self, finish_reason: str | None = None) -> list[Event]:
-        """End of the stream: flush what was held back and report a block left open."""
+        """End of the stream: flush what was held back, report a block left open, and check the
+        whole answer (cut off by the length limit, code in the chat, tags Kiln does not know)."""
         if self._finished:
             return []
         events: list[Event] = []
         while self._step(events):
             pass
         self._finished = True
-        cut = " because the response hit the length limit" if finish_reason == "length" else ""
+        length = finish_reason == "length"
         block = self._block
         if block is not None:
-            # A rejected block was reported when it was rejected; what was held back is dropped.
-            if block.kind == "file" and not block.rejected:
+            self._block = None
+            what = "file" if block.kind == "file" else "edit"
+            if length:
                 self._issue(
                     events,
-                    f"{block.shown_path} was cut off{cut}: the response ended before </file>, "
-                    "so the file was not written.",
-                    block.path,
+                    f"The response hit the length limit in the middle of the {what} {block.shown_path}, "
+                    f"so the {what} was not {'written' if what == 'file' else 'applied'}.",
+                    block.path if not block.rejected else None,
+                    CUT_OFF,
                 )
-            self._block = None
+            elif not block.rejected:
+                self._issue(
+                    events,
+                    f"{block.shown_path} was cut off: the response ended before </{block.kind}>, "
+                    f"so the {what} was not {'written' if what == 'file' else 'applied'}.",
+                    block.path,
+                    UNCLOSED,
+                )
         elif self._buf.startswith("<") and self._tag_name(self._buf):
-            self._issue(events, f"The response ended in the middle of a tag{cut}: {_shown(self._buf)}.")
+            if length:
+                self._issue(events, "The response hit the length limit in the middle of a tag.", None, CUT_OFF)
+            else:
+                self._issue(events, f"The response ended in the middle of a tag: {_shown(self._buf)}.", None, UNCLOSED)
         elif self._buf:
             self._text(events, self._buf)
         self._buf = ""
+        if length and not any(issue.kind == CUT_OFF for issue in self.issues):
+            self._issue(
+                events,
+                "The response was cut off by the length limit, so it may be incomplete; nothing was kept.",
+                None,
+                CUT_OFF,
+            )
+        self._check_explanation(events)
         return events
 
     # --- internals --------------------------------------------------------------------------------
@@ -287,16 +711,26 @@ class StreamParser:
             return True
         if name == "":  # could still become a tag
             return False
-        # Look for ">" only within the size limit, so the answer never depends on how much has arrived.
-        end = buf.find(">", 0, MAX_TAG_CHARS)
-        if end == -1:
+        # The tag ends at the first ">"; a "<" first means it was not a tag. Look only within the size
+        # limit, so the answer never depends on how much has arrived.
+        end = _TAG_END.search(buf, 1, MAX_TAG_CHARS)
+        if end is None:
             if len(buf) < MAX_TAG_CHARS:
                 return False
-            self._issue(events, f"A <{name.lstrip('/')}> tag was never closed with '>'; it was left as text.")
+            self._issue(
+                events,
+                f"A <{name.lstrip('/')}> tag was never closed with '>'; it was left as text.",
+                None,
+                SYNTAX,
+            )
             self._text(events, "<")
             self._buf = buf[1:]
             return True
-        tag, self._buf = buf[: end + 1], buf[end + 1 :]
+        if buf[end.start()] == "<":
+            self._text(events, "<")
+            self._buf = buf[1:]
+            return True
+        tag, self._buf = buf[: end.start() + 1], buf[end.start() + 1 :]
         self._open(events, name, tag)
         return True
 
@@ -304,7 +738,7 @@ class StreamParser:
     def _tag_name(buf: str) -> str | None:
         """For a buffer starting with "<": the tag name ("file", "/file", ...) if it is one of ours,
         "" if more text is needed to tell, None if it is not one of ours."""
-        for name in _BLOCK_NAMES + tuple("/" + n for n in _CLOSE_NAMES):
+        for name in _TAG_NAMES:
             head = "<" + name
             if len(buf) <= len(head):
                 if head.startswith(buf):
@@ -315,8 +749,15 @@ class StreamParser:
         return None
 
     def _open(self, events: list[Event], name: str, tag: str) -> None:
+        if name == "/delete":
+            return  # "<delete ...></delete>": the closing tag of a block with no body
         if name.startswith("/"):
-            self._issue(events, f"Found {tag.strip()} without a matching opening tag; it was ignored.")
+            self._issue(
+                events,
+                f"Found {_shown_line(tag.strip(), 60)} without a matching opening tag; it was ignored.",
+                None,
+                STRAY_CLOSE,
+            )
             return
         inner = tag[len(name) + 1 : -1]
         self_closing = inner.rstrip().endswith("/")
@@ -329,32 +770,74 @@ class StreamParser:
         raw_path = attrs.get("path")
         shown = _shown(raw_path) if raw_path is not None else "a file"
 
-        if name in ("edit", "delete"):
-            target = f" for {shown}" if raw_path is not None else ""
-            self._issue(events, f"<{name}> block{target} ignored: {EDITS_NOT_SUPPORTED}.", raw_path)
-            if name == "edit" and not self_closing:  # skip its body; a <delete/> has none
-                self._block = _Block(kind="edit", path=None, shown_path=shown, rejected=True)
+        if name == "delete":
+            if raw_path is None:
+                self._issue(events, "A <delete/> tag has no path attribute; nothing was deleted.", None, SYNTAX)
+                return
+            try:
+                path = normalise_path(raw_path)
+            except ProtocolError as exc:
+                self._issue(events, f"{exc} Nothing was deleted.", raw_path, PATH)
+                return
+            self._delete(events, path)
             return
 
         if self_closing:
             self._issue(
                 events,
-                f"The <file/> tag for {shown} has no content; write <file ...>content</file>.",
+                f"The <{name}/> tag for {shown} has no content; write <{name} ...>...</{name}>.",
                 raw_path,
+                SYNTAX,
             )
             return
+        dropped = "its content was dropped" if name == "file" else "it was not applied"
         if raw_path is None:
-            self._issue(events, "A <file> tag has no path attribute; its content was dropped.")
-            self._block = _Block(kind="file", path=None, shown_path=shown, rejected=True)
+            self._issue(events, f"A <{name}> tag has no path attribute; {dropped}.", None, SYNTAX)
+            self._block = _Block(kind=name, path=None, shown_path=shown, rejected=True)
             return
         try:
             path = normalise_path(raw_path)
         except ProtocolError as exc:
-            self._issue(events, f"{exc} The file was not written.", raw_path)
-            self._block = _Block(kind="file", path=raw_path, shown_path=shown, rejected=True)
+            what = "The file was not written." if name == "file" else "The edit was not applied."
+            self._issue(events, f"{exc} {what}", raw_path, PATH)
+            self._block = _Block(kind=name, path=raw_path, shown_path=shown, rejected=True)
             return
-        self._block = _Block(kind="file", path=path, shown_path=_shown(path))
+        shown = _shown(path)
+        if name == "edit":
+            self._block = _Block(kind="edit", path=path, shown_path=shown)
+            if path not in self._current:
+                self._block.rejected = True
+                gone = " (it was deleted earlier in this answer)" if path in self.deleted else ""
+                self._issue(
+                    events,
+                    f"Cannot edit {shown}: the app has no such file{gone}. Edits apply to the current files; "
+                    "write a new file whole with <file>.",
+                    path,
+                    EDIT_MISSING_FILE,
+                )
+            return
+        conflict = self._folder_conflict(path)
+        if conflict is None and path not in self._current and len(self._current) >= MAX_FILES:
+            conflict = f"{shown} would be file number {MAX_FILES + 1}; an app has at most {MAX_FILES} files."
+            kind = TOO_LARGE
+        else:
+            kind = PATH
+        if conflict:
+            self._issue(events, f"{conflict} The file was not written.", path, kind)
+            self._block = _Block(kind="file", path=path, shown_path=shown, rejected=True)
+            return
+        self._block = _Block(kind="file", path=path, shown_path=shown)
         events.append(FileStarted(path))
+
+    def _folder_conflict(self, path: str) -> str | None:
+        """A file may not also be a folder: "src" and "src/App.jsx" cannot both exist."""
+        prefix = path + "/"
+        for other in self._current:
+            if other.startswith(prefix):
+                return f"{_shown(path)} is a folder of the app ({_shown(other)} is in it), so it cannot be a file."
+            if path.startswith(other + "/"):
+                return f"{_shown(path)} would be inside {_shown(other)}, which is a file."
+        return None
 
     def _step_block(self, events: list[Event]) -> bool:
         block = self._block
@@ -369,20 +852,28 @@ class StreamParser:
             block.at_start = False
             self._buf = buf
 
-        close_name = "file" if block.kind == "file" else "edit"
-        close = _CLOSERS[close_name].search(buf)
+        close = _CLOSERS[block.kind].search(buf)
         nxt = _NEXT_BLOCK.search(buf)
         if nxt and (close is None or nxt.start() < close.start()):
             self._content(events, block, buf[: nxt.start()])
             self._buf = buf[nxt.start() :].lstrip("\r\n")
-            self._end_block(events, block, forgotten_close=True)
+            self._block = None
+            if not block.rejected:
+                what = "file was not written" if block.kind == "file" else "edit was not applied"
+                self._issue(
+                    events,
+                    f"{block.shown_path} was not closed with </{block.kind}> before the next tag (nested or "
+                    f"unfinished block), so the {what}.",
+                    block.path,
+                    NESTED,
+                )
             return True
         if close:
             self._content(events, block, buf[: close.start()])
             self._buf = buf[close.end() :]
             self._end_block(events, block)
             return True
-        keep = _holdback(buf, _SENTINELS[close_name])
+        keep = _holdback(buf, _SENTINELS[block.kind])
         self._content(events, block, buf[: len(buf) - keep])
         self._buf = buf[len(buf) - keep :]
         return False
@@ -390,58 +881,164 @@ class StreamParser:
     def _content(self, events: list[Event], block: _Block, text: str) -> None:
         if not text or block.rejected:
             return
-        if "\x00" in text:
+        what = "the file was not written" if block.kind == "file" else "the edit was not applied"
+        limit = MAX_FILE_BYTES if block.kind == "file" else MAX_EDIT_BYTES
+        bad = _BINARY.search(text)
+        # Whichever comes first in the content decides, so the pieces it arrived in never matter.
+        before = text if bad is None else text[: bad.start()]
+        if bad and block.size + len(before.encode("utf-8", "surrogatepass")) <= limit:
             block.rejected = True
-            self._issue(
-                events, f"{block.shown_path} contains a NUL byte; the file was not written.", block.path
-            )
+            char = "a NUL byte" if bad.group() == "\x00" else f"binary data ({repr(bad.group())[1:-1]})"
+            self._issue(events, f"{block.shown_path} contains {char}; {what}.", block.path, BINARY)
             return
-        block.size += len(text)
-        if block.size > MAX_FILE_CHARS:
+        block.size += len(text.encode("utf-8", "surrogatepass"))
+        if block.size > limit:
             block.rejected = True
             self._issue(
                 events,
-                f"{block.shown_path} is larger than {MAX_FILE_CHARS} characters; the file was not written.",
+                f"{block.shown_path} is larger than {limit // 1000} KB; {what}.",
                 block.path,
+                TOO_LARGE,
             )
             return
         block.parts.append(text)
-        events.append(FileDelta(block.path, text))
+        if block.kind == "file":
+            events.append(FileDelta(block.path, text))
 
-    def _end_block(self, events: list[Event], block: _Block, forgotten_close: bool = False) -> None:
+    def _end_block(self, events: list[Event], block: _Block) -> None:
         self._block = None
-        if block.kind != "file" or block.rejected:
+        if block.rejected:
             return
-        if forgotten_close:
-            self._issue(
-                events,
-                f"{block.shown_path} was not closed with </file> before the next tag; "
-                "it was kept as written.",
-                block.path,
-            )
         content = "".join(block.parts)
-        if block.path in self.files:
+        if block.kind == "edit":
+            self._apply_edit(events, block.path, content)
+            return
+        path = block.path
+        if path in self._written:
             self._issue(
                 events,
                 f"{block.shown_path} was written more than once; the last version is kept.",
-                block.path,
+                path,
+                DUPLICATE,
             )
-        self.files[block.path] = content
-        events.append(FileCompleted(block.path, content))
+        self._check_placeholder(events, path, content)
+        self._written.add(path)
+        self._set(path, content)
+        events.append(FileCompleted(path, content))
+
+    def _apply_edit(self, events: list[Event], path: str, body: str) -> None:
+        shown = _shown(path)
+        before = self._current[path]
+        try:
+            blocks = parse_edit_body(body, shown)
+            after = apply_search_replace(before, blocks, shown)
+        except EditNotApplied as exc:
+            self._issue(events, str(exc), path, exc.kind)
+            return
+        if len(after.encode("utf-8")) > MAX_FILE_BYTES:
+            self._issue(
+                events, f"{shown} would be larger than {MAX_FILE_BYTES // 1000} KB after the edit; it was not applied.",
+                path, TOO_LARGE,
+            )
+            return
+        old_lines = frozenset(line.strip() for block in blocks for line in block.search)
+        self._check_placeholder(events, path, "\n".join(line for b in blocks for line in b.replace), ignore=old_lines)
+        self._set(path, after)
+        events.append(EditApplied(path, unified_diff(path, before, after), after))
+
+    def _delete(self, events: list[Event], path: str) -> None:
+        shown = _shown(path)
+        if path not in self._current:
+            again = " (it was already deleted)" if path in self.deleted else ""
+            self._issue(events, f"Cannot delete {shown}: the app has no such file{again}.", path, DELETE_MISSING)
+            return
+        if path in self._written:
+            self._issue(events, f"{shown} was written and deleted in the same answer; it is deleted.", path, DUPLICATE)
+        self._written.add(path)
+        del self._current[path]
+        self.files.pop(path, None)
+        if path not in self.deleted:
+            self.deleted.append(path)
+        if path not in self.changed_paths:
+            self.changed_paths.append(path)
+        events.append(FileDeleted(path))
+
+    def _set(self, path: str, content: str) -> None:
+        self._current[path] = content
+        self.files[path] = content
+        if path in self.deleted:
+            self.deleted.remove(path)
+        if path not in self.changed_paths:
+            self.changed_paths.append(path)
+
+    def _check_placeholder(self, events: list[Event], path: str, text: str, ignore=frozenset()) -> None:
+        found = find_placeholder(path, text, ignore=ignore)
+        if found:
+            number, line = found
+            where = f"line {number}" if not ignore else "an edit"
+            self._issue(
+                events,
+                f'{_shown(path)} has a placeholder instead of code ({where}: "{_shown_line(line, 80)}"). '
+                "Every file must be written in full, so this answer was not kept.",
+                path,
+                LAZY_PLACEHOLDER,
+            )
+
+    def _check_explanation(self, events: list[Event]) -> None:
+        text = self.explanation
+        foreign = []
+        for match in _FOREIGN_TAG.finditer(text):
+            if match.group(1) not in foreign:
+                foreign.append(match.group(1))
+        if foreign:
+            names = ", ".join(f"<{name}>" for name in foreign[:3])
+            self._issue(
+                events,
+                f"The answer has a tag Kiln could not read or does not know ({names}); only "
+                '<file path="...">, <edit path="..."> and <delete path="..."/> are applied, so that part '
+                "was shown as text.",
+                None,
+                UNKNOWN_TAG,
+            )
+        fenced, loose = count_code_in_text(text)
+        wrote = bool(self.changed_paths)
+        if fenced >= (2 if wrote else 1) or loose >= (5 if wrote else 3):
+            lines = fenced + loose
+            tail = (
+                "; it was not applied to the app." if wrote
+                else ", and no file was written, so there is nothing to build."
+            )
+            self._issue(
+                events,
+                f"The answer put code in the chat ({lines} line{'s' if lines != 1 else ''}) instead of in "
+                f"<file> or <edit> blocks{tail}",
+                None,
+                CODE_IN_CHAT,
+                fatal=not wrote,
+            )
 
     def _text(self, events: list[Event], text: str) -> None:
+        # NUL and lone surrogates cannot be stored or sent as UTF-8; the chat shows U+FFFD instead.
+        if "\x00" in text or _has_surrogate(text):
+            text = re.sub("[\x00\ud800-\udfff]", "\ufffd", text)
         self._text_parts.append(text)
         events.append(TextDelta(text))
 
-    def _issue(self, events: list[Event], message: str, path: str | None = None) -> None:
-        issue = ProtocolIssue(message, path)
+    def _issue(
+        self, events: list[Event], message: str, path: str | None, kind: str, fatal: bool | None = None
+    ) -> None:
+        issue = ProtocolIssue(message, path, kind, kind in FATAL_KINDS if fatal is None else fatal)
         self.issues.append(issue)
         events.append(issue)
 
 
-def parse(text: str, finish_reason: str | None = None) -> StreamParser:
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text) if not text.isascii() else False
+
+
+def parse(text: str, finish_reason: str | None = None, base_files: dict[str, str] | None = None) -> StreamParser:
     """Parse a whole response at once (for stored outputs and tests)."""
-    parser = StreamParser()
+    parser = StreamParser(base_files)
     parser.feed(text)
     parser.finish(finish_reason)
     return parser

@@ -8,8 +8,9 @@ import pytest
 from generation.blueprint.responder import respond
 from generation.errors import ProtocolError
 from generation.protocol import (
-    EDITS_NOT_SUPPORTED,
+    EditApplied,
     FileCompleted,
+    FileDeleted,
     FileDelta,
     FileStarted,
     ProtocolIssue,
@@ -195,7 +196,7 @@ def test_nul_bytes_in_content_drop_the_file():
 
     assert parser.files == {"ok.txt": "ok"}
     assert parser.issues == [
-        ProtocolIssue('"bin.dat" contains a NUL byte; the file was not written.', "bin.dat")
+        ProtocolIssue('"bin.dat" contains a NUL byte; the file was not written.', "bin.dat", "binary", True)
     ]
 
 
@@ -204,8 +205,9 @@ def test_the_same_path_twice_keeps_the_last_version_and_says_so():
 
     assert parser.files == {"a.js": "two"}
     assert parser.issues == [
-        ProtocolIssue('"a.js" was written more than once; the last version is kept.', "a.js")
+        ProtocolIssue('"a.js" was written more than once; the last version is kept.', "a.js", "duplicate", False)
     ]
+    assert not parser.has_fatal
 
 
 def test_single_quoted_and_unquoted_paths_work():
@@ -227,8 +229,8 @@ def test_a_cut_off_file_is_reported_and_not_completed():
     assert parser.files == {"app.json": "{}"}
     assert not any(isinstance(e, FileCompleted) and e.path == "src/App.jsx" for e in events)
     [issue] = parser.issues
-    assert issue.path == "src/App.jsx"
-    assert "cut off" in issue.message and "length limit" in issue.message
+    assert issue.path == "src/App.jsx" and issue.kind == "cut_off" and issue.fatal
+    assert "length limit" in issue.message and "not written" in issue.message
 
 
 def test_a_cut_off_file_without_length_reason_does_not_blame_the_limit():
@@ -236,25 +238,27 @@ def test_a_cut_off_file_without_length_reason_does_not_blame_the_limit():
 
     [issue] = parser.issues
     assert "cut off" in issue.message and "length limit" not in issue.message
+    assert issue.kind == "unclosed" and issue.fatal
 
 
 def test_a_response_ending_inside_an_opening_tag_is_reported():
     parser = parse('Text <file path="a.js', finish_reason="length")
 
     assert parser.files == {}
-    assert "middle of a tag" in parser.issues[0].message
+    assert "middle of a tag" in parser.issues[0].message and parser.issues[0].kind == "cut_off"
 
 
 def test_a_partial_tag_name_at_the_end_is_text():
     assert parse("a < b and <fi").explanation == "a < b and <fi"
 
 
-def test_a_forgotten_closing_tag_keeps_the_file_and_says_so():
+def test_a_forgotten_closing_tag_drops_the_file_as_possibly_incomplete():
     parser = parse('<file path="a.js">\nconst a = 1;\n<file path="b.js">\nconst b = 2;\n</file>')
 
-    assert parser.files == {"a.js": "const a = 1;", "b.js": "const b = 2;"}
-    assert [i.path for i in parser.issues] == ["a.js"]
-    assert "not closed" in parser.issues[0].message
+    assert parser.files == {"b.js": "const b = 2;"}
+    [issue] = parser.issues
+    assert issue.path == "a.js" and issue.kind == "nested" and issue.fatal
+    assert "not closed" in issue.message
 
 
 def test_a_stray_closing_tag_is_reported_not_shown():
@@ -262,18 +266,7 @@ def test_a_stray_closing_tag_is_reported_not_shown():
 
     assert parser.explanation == "Hello world"
     assert "without a matching opening tag" in parser.issues[0].message
-
-
-def test_edit_and_delete_blocks_are_reported_as_not_supported_yet():
-    parser = parse(
-        '<edit path="src/App.jsx">\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n</edit>\n'
-        '<delete path="old.js"/>\nDone'
-    )
-
-    assert parser.files == {}
-    assert parser.explanation == "Done"
-    assert [i.path for i in parser.issues] == ["src/App.jsx", "old.js"]
-    assert all(EDITS_NOT_SUPPORTED in i.message for i in parser.issues)
+    assert parser.issues[0].kind == "stray_close" and not parser.has_fatal
 
 
 def test_feed_after_finish_is_an_error():
@@ -347,8 +340,12 @@ def test_events_become_browser_frames():
     assert event_to_frame(FileStarted("a.js")) == {"type": "file_start", "path": "a.js"}
     assert event_to_frame(FileDelta("a.js", "x")) == {"type": "file_delta", "path": "a.js", "text": "x"}
     assert event_to_frame(FileCompleted("a.js", "é")) == {"type": "file_done", "path": "a.js", "size": 2}
-    assert event_to_frame(ProtocolIssue("bad", None)) == {
+    assert event_to_frame(ProtocolIssue("bad", None, "syntax", True)) == {
         "type": "protocol_error",
         "message": "bad",
         "path": None,
+        "kind": "syntax",
+        "fatal": True,
     }
+    assert event_to_frame(EditApplied("a.js", "@@ -1 +1 @@", "x")) == {"type": "edit", "path": "a.js", "diff": "@@ -1 +1 @@"}
+    assert event_to_frame(FileDeleted("a.js")) == {"type": "file_delete", "path": "a.js"}
