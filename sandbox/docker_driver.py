@@ -12,6 +12,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.types
 import requests.exceptions
 from django.conf import settings
 
@@ -102,6 +103,8 @@ def _hardened(**extra) -> dict:
         "nano_cpus": settings.PREVIEW_NANO_CPUS,
         "pids_limit": pids_limit(),
         "network_mode": "none",
+        # A flood of output must not fill the host's disk: the engine keeps 1 MiB of log per container.
+        "log_config": docker.types.LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
         "runtime": runtime_name(),
         "detach": True,
         **extra,
@@ -178,6 +181,14 @@ def container_state(container_id: str) -> dict:
     state = container.attrs.get("State", {})
     return {"running": state.get("Running", False), "exit_code": state.get("ExitCode"),
             "oom_killed": state.get("OOMKilled", False), "missing": False}
+
+
+def kill_container(container_id: str) -> None:
+    """Stop a hung container at once (SIGKILL to its init ends every process in it)."""
+    container = get_container(container_id)
+    if container is not None and container.status == "running":
+        _engine_call(container.kill)
+        _engine_call(container.wait, timeout=30)
 
 
 def start_again(container_id: str) -> None:

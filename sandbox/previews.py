@@ -460,8 +460,11 @@ def revive_preview(build: Build) -> str:
     """Restart a ready preview whose server died, PREVIEW_MAX_RESTARTS times at most (then stop it).
     Returns "running", "restarted" or "stopped"."""
     state = docker_driver.container_state(build.container_id)
-    if state["running"] and slots.socket_is_real(slots.slot_dir(build.slot)):
-        return "running"
+    hung = False
+    if state["running"]:
+        if slots.answers(slots.slot_dir(build.slot)):
+            return "running"
+        hung = True  # running but not answering (its processes or memory used up): restart it
     if state["missing"]:
         stop_preview(build, reason=PREVIEW_GONE)
         return "stopped"
@@ -474,6 +477,8 @@ def revive_preview(build: Build) -> str:
         return "running"  # someone else is restarting it
     build.restarts += 1
     try:
+        if hung:
+            docker_driver.kill_container(build.container_id)
         slots.reopen(slots.slot_dir(build.slot), build.container_id)
     except SandboxError as error:
         stop_preview(build, reason=str(error))
@@ -502,11 +507,10 @@ def watchdog() -> dict:
                 tasks.build_and_preview.delay(build.id)
                 done["requeued"] += 1
     try:
-        running = {c.id for c in docker_driver.instance_containers() if c.status == "running"}
         for build in _live_builds():
-            if build.container_id not in running:
-                outcome = revive_preview(build)
-                done["revived" if outcome == "restarted" else "stopped"] += outcome != "running"
+            outcome = revive_preview(build)  # a dead or hung preview is restarted (bounded)
+            if outcome != "running":
+                done["revived" if outcome == "restarted" else "stopped"] += 1
         done["pool_started"] = pool.fill()
     except EngineUnavailable:
         pass  # nothing to restart on; the next round tries again

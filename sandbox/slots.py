@@ -98,6 +98,18 @@ def wait_answer(folder: Path, container_id: str, *, statuses=(200, 503), timeout
                         log=docker_driver.container_logs(container_id))
 
 
+def answers(folder: Path, timeout: float = 2) -> bool:
+    """Whether the server on folder's socket answers /healthz with 200 within timeout."""
+    if not socket_is_real(folder):
+        return False
+    transport = httpx.HTTPTransport(uds=str(socket_in(folder)))
+    try:
+        with httpx.Client(transport=transport, base_url="http://preview", timeout=timeout) as http:
+            return http.get("/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def seal(folder: Path, container_id: str) -> None:
     """Lock the folder once the server has bound its socket, and check that the socket is real."""
     lock(folder)
