@@ -552,14 +552,19 @@ def _holdback_sentinels(name: str) -> tuple[str, ...]:
 
 
 _SENTINELS = {name: _holdback_sentinels(name) for name in _CLOSE_NAMES}
+# Per block kind, every prefix of a sentinel: what the end of the buffer may have to keep (a whole
+# "\n<file" too: it still waits for the character that makes it a tag).
+_PREFIXES = {
+    name: frozenset(s[:k] for s in sentinels for k in range(1, len(s) + 1)) for name, sentinels in _SENTINELS.items()
+}
+_LONGEST = {name: max(len(s) for s in sentinels) for name, sentinels in _SENTINELS.items()}
 
 
-def _holdback(buf: str, sentinels: tuple[str, ...]) -> int:
-    """How many trailing characters of buf could be the start of one of the sentinels."""
-    longest = min(len(buf), max(len(s) for s in sentinels) - 1)
-    for k in range(longest, 0, -1):
-        tail = buf[-k:]
-        if any(s.startswith(tail) for s in sentinels):
+def _holdback(buf: str, name: str) -> int:
+    """How many trailing characters of buf could be the start of a closing tag or a next block."""
+    prefixes = _PREFIXES[name]
+    for k in range(min(len(buf), _LONGEST[name]), 0, -1):
+        if buf[-k:] in prefixes:
             return k
     return 0
 
@@ -873,7 +878,7 @@ class StreamParser:
             self._buf = buf[close.end() :]
             self._end_block(events, block)
             return True
-        keep = _holdback(buf, _SENTINELS[block.kind])
+        keep = _holdback(buf, block.kind)
         self._content(events, block, buf[: len(buf) - keep])
         self._buf = buf[len(buf) - keep :]
         return False
@@ -1020,16 +1025,21 @@ class StreamParser:
     def _text(self, events: list[Event], text: str) -> None:
         # NUL and lone surrogates cannot be stored or sent as UTF-8; the chat shows U+FFFD instead.
         if "\x00" in text or _has_surrogate(text):
-            text = re.sub("[\x00\ud800-\udfff]", "\ufffd", text)
+            text = _UNSTORABLE.sub("\ufffd", text)
         self._text_parts.append(text)
         events.append(TextDelta(text))
 
     def _issue(
         self, events: list[Event], message: str, path: str | None, kind: str, fatal: bool | None = None
     ) -> None:
+        if path is not None and _UNSTORABLE.search(path):
+            path = _UNSTORABLE.sub("\ufffd", path)  # a rejected raw path, kept showable and storable
         issue = ProtocolIssue(message, path, kind, kind in FATAL_KINDS if fatal is None else fatal)
         self.issues.append(issue)
         events.append(issue)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _has_surrogate(text: str) -> bool:

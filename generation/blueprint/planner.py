@@ -676,6 +676,10 @@ _SORT = re.compile(
 _REQUIRE = re.compile(r"\bmake\s+(?:the\s+)?([a-z][a-z ]*?)\s+(?:field\s+)?(required|mandatory|optional)")
 
 
+# Enums whose values go from least to most: sorting by one puts the most (high, critical) first.
+_RANKED_ENUMS = {"priority", "severity", "importance", "urgency", "impact"}
+
+
 def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
     """Apply the changes a follow-up asks for. Returns the new plan and what changed, in words; no
     words means the request was not understood and the plan is unchanged."""
@@ -765,21 +769,33 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
 
     sort = _SORT.search(text)
     if sort:
-        target = _match_field(plan, sort.group(1))
-        key = (
-            target.name
-            if target
-            else (
-                "created_at"
-                if re.search(r"\b(?:newest|oldest|created|added|date added)\b", sort.group(1))
-                else None
-            )
-        )
+        phrase = sort.group(1)
+        target = _match_field(plan, phrase)
+        if target is None and not re.search(r"\b(?:newest|oldest|created|added|date added)\b", phrase):
+            # "sort by priority" in an app without one: add the field the words name, then sort by it.
+            words = [w for w in _words(phrase) if w not in vocab.FILLER]
+            candidate = _field(_Phrase(words), plan.entity) if words else None
+            if candidate and candidate.type != "string" and len(plan.fields) < MAX_FIELDS:
+                plan.fields.append(candidate)
+                target = candidate
+                changes.append(f"added {candidate.label.lower()} ({_describe_type(candidate)})")
+        key = target.name if target else ("created_at" if re.search(r"\b(?:newest|oldest|created|added)\b", phrase) else None)
         if key:
-            direction_word = (sort.group(2) or "") + " " + sort.group(1)
-            direction = "desc" if re.search(r"desc|newest|highest|latest|most", direction_word) else "asc"
+            direction_word = (sort.group(2) or "") + " " + phrase
+            ranked = target is not None and (target.type == "enum" and target.name in _RANKED_ENUMS or target.name == "rating")
+            if re.search(r"desc|newest|highest|latest|most", direction_word):
+                direction = "desc"
+            elif re.search(r"asc|oldest|lowest|least", direction_word):
+                direction = "asc"
+            else:
+                direction = "desc" if ranked else "asc"
             plan.sort = (key, direction)
-            changes.append(f"sorted the list by {key.replace('_', ' ')}")
+            order = ""
+            if key == "created_at":
+                key, order = "date added", " (newest first)" if direction == "desc" else " (oldest first)"
+            elif target is not None and target.type == "enum":
+                order = f" ({(target.values[-1] if direction == 'desc' else target.values[0])} first)"
+            changes.append(f"sorted the list by {key.replace('_', ' ')}{order}")
         text = text[: sort.start()] + text[sort.end() :]
 
     add = _ADD.search(text)

@@ -1,16 +1,17 @@
 """The blueprint model: chat messages in, a whole answer in Kiln's output protocol out.
 
-First turn: plan an app from the last user message and write it. Follow-up: find the app written
-earlier (the latest app.json in the conversation, whether in an assistant turn or in prior files the
-caller put in a message), apply the change the user asks for, and write the whole app again.
+First turn: plan an app from the last user message and write it whole. Follow-up: find the app's
+current files (the latest message with an app.json: Kiln puts them in the last user message), read
+back the plan and style they were written with, apply the change the user asks for, and answer with
+<edit> blocks for the files that change (a file the message only summarised is written whole).
 """
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import replace
 
-from generation.blueprint import planner, writer
+from generation.blueprint import edits, planner, writer
 from generation.protocol import parse
 
 _NEW_APP = re.compile(
@@ -31,29 +32,55 @@ def message_text(message: dict) -> str:
 
 
 def respond(messages: list[dict], *, seed: int | None = None) -> str:
-    """The blueprint model's complete answer to a conversation."""
+    """The blueprint model's complete answer to a conversation: a new app written whole, or, when the
+    conversation holds an app already, the requested change as <edit> blocks against its files."""
     user_turns = [m for m in messages if m.get("role") == "user"]
     last = message_text(user_turns[-1]) if user_turns else ""
     request = _request_text(last)
 
-    previous = _previous_app(messages)
-    if previous is None or _NEW_APP.search(request.lower()):
+    current = _current_app(messages)
+    if current is None or _NEW_APP.search(request.lower()):
         plan = planner.plan_app(request)
         style = writer.choose_style(plan, seed)
         return writer.render_response(plan, writer.write_app(plan, style), writer.describe_app(plan))
+    return _follow_up(*current, request, seed)
 
-    plan, changes = planner.apply_change(previous, request)
-    style = writer.choose_style(plan, seed)
-    files = writer.write_app(plan, style)
-    if changes:
-        intro = f"I {_join(changes)}. {writer.describe_app(plan).split('. ', 1)[1]}"
-    else:
-        intro = (
+
+def _follow_up(files: dict[str, str], old_plan: planner.AppPlan, style: writer.Style, request: str, seed) -> str:
+    plan, changes = planner.apply_change(old_plan, request)
+    if not changes:
+        return (
             "The offline blueprint model could not match that request to a change it knows how to make "
-            "(adding, removing or renaming fields, renaming the app or its items, sorting, a dark theme, "
-            "an accent colour), so here is the app unchanged. A full model can make freer edits."
+            "(adding, removing or renaming fields, renaming the app or its items, sorting, a dark or light "
+            "theme, an accent colour), so I left the app as it is. A full model can make freer edits.\n"
         )
-    return writer.render_response(plan, files, intro)
+    added = [f for f in plan.fields if old_plan.field(f.name) is None]
+    if added and seed is not None and seed % 2 == 1:
+        # A second candidate puts new fields right after the title instead of at the end of the form.
+        rest = [f for f in plan.fields[1:] if f not in added]
+        plan.fields = [plan.fields[0], *added, *rest]
+    if plan.sort and plan.sort[0] != "created_at" and plan.field(plan.sort[0]) is None:
+        plan.sort = None  # the field it sorted by was removed
+    new_style = replace(style, theme=plan.theme, accent=plan.accent or style.accent, sort=plan.sort or ("created_at", "desc"))
+    before = writer.as_written(writer.write_app(old_plan, style))
+    after = writer.as_written(writer.write_app(plan, new_style))
+
+    parts = []
+    for path, content in after.items():
+        if path in files and before.get(path) == content:
+            continue  # not touched by this change (hand edits in it are kept)
+        blocks = edits.search_replace_blocks(before.get(path, ""), content, files[path]) if path in files else None
+        if blocks is None:
+            parts.append(edits.render_file(path, content))
+        elif blocks:
+            parts.append(edits.render_edit(path, blocks))
+    intro = f"I {_join(changes)}. {writer.describe_app(plan).split('. ', 1)[1]}"
+    if plan.entity != old_plan.entity:
+        intro += (
+            f" {old_plan.plural.capitalize()} saved before keep their old name ({old_plan.entity}), "
+            f"so the list of {plan.plural} starts empty."
+        )
+    return "\n".join([intro, "", *parts, "", "Open the preview to see the change."]) + "\n"
 
 
 def _request_text(text: str) -> str:
@@ -67,24 +94,17 @@ def _request_text(text: str) -> str:
     return parse(text).explanation or text
 
 
-def _previous_app(messages: list[dict]) -> planner.AppPlan | None:
-    """The plan of the latest app in the conversation (its app.json), keeping its theme and colour."""
+def _current_app(messages: list[dict]) -> tuple[dict[str, str], planner.AppPlan, writer.Style] | None:
+    """The latest app in the conversation: its files (Kiln puts the current files in the last user
+    message), the plan and the style they were written with."""
     for message in reversed(messages):
         text = message_text(message)
         if 'path="app.json"' not in text and "path='app.json'" not in text:
             continue
         files = parse(text).files
-        try:
-            data = json.loads(files.get("app.json", ""))
-        except ValueError:
-            continue
-        plan = planner.plan_from_app_json(data) if isinstance(data, dict) else None
-        if plan is None:
-            continue
-        marker = writer.STYLE_MARKER.search(files.get("src/styles.css", ""))
-        if marker:
-            plan.accent, plan.theme = marker.group(1), marker.group(2)
-        return plan
+        read = writer.read_app(files)
+        if read is not None:
+            return files, *read
     return None
 
 

@@ -18,6 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from generation.blueprint import planner
 from generation.blueprint.planner import AppPlan, describe_fields
 
 PALETTE = ["#4f46e5", "#0d9488", "#db2777", "#ea580c", "#2563eb", "#16a34a", "#7c3aed", "#0891b2"]
@@ -55,6 +56,78 @@ def choose_style(plan: AppPlan, seed: int | None) -> Style:
     )
 
 
+def read_app(files: dict[str, str]) -> tuple[AppPlan, Style] | None:
+    """The plan and style behind an app this writer wrote, read back from its files (app.json, the
+    constants at the top of src/App.jsx, the marker and variables of src/styles.css), so that a
+    follow-up writes the same files byte for byte except for what the user asked to change. None when
+    app.json is missing or not one the writer can rework; anything else unreadable falls back to the
+    plan's defaults (the follow-up then rewrites that part)."""
+    try:
+        data = json.loads(files.get("app.json", ""))
+    except ValueError:
+        return None
+    plan = planner.plan_from_app_json(data) if isinstance(data, dict) else None
+    if plan is None:
+        return None
+    app_jsx = files.get("src/App.jsx", "")
+    css = files.get("src/styles.css", "")
+
+    for line in _constant_block(app_jsx, "FIELDS"):
+        try:
+            spec = json.loads(line.strip().rstrip(","))
+        except ValueError:
+            continue
+        f = plan.field(spec.get("name")) if isinstance(spec, dict) else None
+        if f is not None and spec.get("type") == f.type:
+            f.label = str(spec.get("label") or f.label)
+            f.unit = spec.get("unit") if isinstance(spec.get("unit"), str) else None
+            f.input = spec.get("input") if isinstance(spec.get("input"), str) else None
+    noun = _constant(app_jsx, r"const NOUN = \{ one: (\"(?:[^\"\\]|\\.)*\"), many:")
+    if isinstance(noun, str) and noun.strip():
+        plan.noun = noun
+
+    fallback = choose_style(plan, 0)
+    marker = STYLE_MARKER.search(css)
+    if marker:
+        plan.accent, plan.theme = marker.group(1), marker.group(2)
+    many = plan.plural
+    heading_text = _constant(app_jsx, r"const HEADING = (\"(?:[^\"\\]|\\.)*\");")
+    headings = [h.format(many=many, Many=many[:1].upper() + many[1:]) for h in _HEADINGS]
+    sort = re.search(r'const SORT = \{ field: "([a-z0-9_]+)", direction: "(asc|desc)" \};', app_jsx)
+    radius = re.search(r"--radius: (\d+)px;", css)
+    gap = re.search(r"--gap: ([\d.]+rem);", css)
+    layout = re.search(r'className="app layout-(\w+)"', app_jsx)
+    delete_text = _constant(app_jsx, r"const DELETE_TEXT = (\"(?:[^\"\\]|\\.)*\");")
+    if sort and (sort.group(1) == "created_at" or plan.field(sort.group(1))):
+        plan.sort = (sort.group(1), sort.group(2))
+    style = Style(
+        accent=plan.accent or fallback.accent,
+        theme=plan.theme,
+        density="compact" if gap and gap.group(1) == "0.6rem" else "comfortable" if gap else fallback.density,
+        layout=layout.group(1) if layout and layout.group(1) in ("stacked", "split") else fallback.layout,
+        radius=int(radius.group(1)) if radius else fallback.radius,
+        heading=headings.index(heading_text) if heading_text in headings else fallback.heading,
+        sort=plan.sort or fallback.sort,
+        delete_text=delete_text if isinstance(delete_text, str) else fallback.delete_text,
+    )
+    return plan, style
+
+
+def _constant(source: str, pattern: str):
+    match = re.search(pattern, source)
+    if not match:
+        return None
+    try:
+        return json.loads(match.group(1))
+    except ValueError:
+        return None
+
+
+def _constant_block(source: str, name: str) -> list[str]:
+    match = re.search(rf"^const {name} = \[\n(.*?)^\];", source, flags=re.MULTILINE | re.DOTALL)
+    return match.group(1).splitlines() if match else []
+
+
 def write_app(plan: AppPlan, style: Style) -> dict[str, str]:
     """The app's files, path -> content, in the order they are written."""
     return {
@@ -65,6 +138,11 @@ def write_app(plan: AppPlan, style: Style) -> dict[str, str]:
         "src/App.jsx": _app_jsx(plan, style),
         "src/styles.css": _styles_css(style),
     }
+
+
+def as_written(files: dict[str, str]) -> dict[str, str]:
+    """The files as they are stored after render_response and the parser (no final newline)."""
+    return {path: content.rstrip("\n") for path, content in files.items()}
 
 
 def render_response(plan: AppPlan, files: dict[str, str], intro: str) -> str:
@@ -252,9 +330,16 @@ function formatValue(field, value) {
   return String(value);
 }
 
+// Enums sort by their order in app.json (low < medium < high), everything else by value.
+function sortValue(record) {
+  const value = record[SORT.field] ?? "";
+  const field = FIELDS.find((f) => f.name === SORT.field);
+  return field && field.type === "enum" ? field.values.indexOf(value) : value;
+}
+
 function compareRecords(a, b) {
-  const x = a[SORT.field] ?? "";
-  const y = b[SORT.field] ?? "";
+  const x = sortValue(a);
+  const y = sortValue(b);
   let order =
     typeof x === "number" && typeof y === "number"
       ? x - y

@@ -155,7 +155,7 @@ def test_two_seeds_differ_visibly():
     assert one["src/styles.css"] != two["src/styles.css"]
 
 
-def test_a_follow_up_changes_the_earlier_app():
+def test_a_follow_up_changes_the_earlier_app_with_edits():
     first = respond(
         [{"role": "user", "content": "a todo list where I can add, tick and delete tasks"}], seed=3
     )
@@ -164,25 +164,30 @@ def test_a_follow_up_changes_the_earlier_app():
         history=[("a todo list", first)], files=files, prompt="add a due date and dark mode"
     )
 
-    parser = parse(respond(messages, seed=3))
+    answer = respond(messages, seed=3)
+    parser = parse(answer, base_files=files)
 
     assert parser.issues == []
-    fields = json.loads(parser.files["app.json"])["entities"]["Task"]["fields"]
+    assert "<file " not in answer and answer.count("<edit ") == 3
+    result = parser.result_files()
+    fields = json.loads(result["app.json"])["entities"]["Task"]["fields"]
     assert fields["due_date"] == {"type": "date"} and "done" in fields
-    assert "theme=dark" in parser.files["src/styles.css"]
+    assert '{"name": "due_date", "label": "Due date", "type": "date"}' in result["src/App.jsx"]
+    assert "theme=dark" in result["src/styles.css"]
     assert "due date" in parser.explanation and "dark" in parser.explanation
+    assert sorted(parser.changed_paths) == ["app.json", "src/App.jsx", "src/styles.css"]
 
 
-def test_a_follow_up_it_does_not_understand_keeps_the_app_and_says_so():
+def test_a_follow_up_it_does_not_understand_changes_nothing_and_says_so():
     first = respond([{"role": "user", "content": "a contact manager with name, email and phone"}])
     messages = build_messages(
         history=[("contacts", first)], files=parse(first).files, prompt="what's the weather?"
     )
 
-    parser = parse(respond(messages))
+    parser = parse(respond(messages), base_files=parse(first).files)
 
-    assert parser.files["app.json"] == parse(first).files["app.json"]
-    assert "unchanged" in parser.explanation
+    assert parser.changed_paths == [] and parser.issues == []
+    assert "left the app as it is" in parser.explanation
 
 
 COMPILE_PROMPTS = [

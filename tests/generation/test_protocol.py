@@ -178,8 +178,8 @@ def test_a_file_with_a_bad_path_is_dropped_and_reported(raw):
     assert "secret content" not in parser.explanation
     assert parser.explanation == "Intro\n\nDone"
     [issue] = parser.issues
-    assert issue.path == raw
-    assert "not written" in issue.message
+    assert issue.path == raw.replace("\x00", "\ufffd")  # storable: no NUL
+    assert "not written" in issue.message and issue.kind == "path" and issue.fatal
 
 
 def test_a_file_without_a_path_is_dropped_and_reported():
