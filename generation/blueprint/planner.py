@@ -462,6 +462,8 @@ def _clean_phrase(words: list[str]) -> list[str]:
         kept.append(word)
     # Leading verbs and filler: "record the date" -> date; "a short description" stays.
     while kept and (kept[0] in vocab.FILLER or kept[0] in vocab.VERBS) and kept[0] not in {"done"}:
+        if len(kept) == 1 and kept[0] not in vocab.FILLER and (kept[0] in _KNOWN_WORDS or pluralise(kept[0]) in _KNOWN_WORDS):
+            break  # "a note", "a rating": the verb-like word is the field
         kept = kept[1:]
     while kept and kept[-1] in vocab.FILLER:
         kept = kept[:-1]
@@ -488,6 +490,9 @@ def _clean_phrase(words: list[str]) -> list[str]:
         or w == kept[0]
         and w in {"is", "has"}
     ]
+    if boolean and not kept:
+        # "whether I finished it": the verb is the field.
+        kept = [w for w in words if w not in vocab.FILLER and w not in {"it", "it's", "i", "we", "they", "is", "was"}][-1:]
     if boolean and kept:
         return ["is"] + kept if kept[-1] not in vocab.BOOLEAN_WORDS else kept[-1:]
     return kept

@@ -43,7 +43,7 @@ KINDS = [
         "defaults": ["email", "phone", "notes"],
     },
     {
-        "keywords": ["expense", "expenses", "spending", "budget", "budgets"],
+        "keywords": ["expense", "expenses", "spending", "spend", "budget", "budgets"],
         "entity": "Expense",
         "app": "Expense tracker",
         "title": "description",

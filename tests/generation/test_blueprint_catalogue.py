@@ -1,0 +1,147 @@
+"""The offline blueprint model's catalogue: 12+ kinds of app from prompts it has never seen, each
+planned as a person expects and bundled in the real runtime image, and follow-up requests answered
+with <edit> blocks that apply cleanly to the files written before and still bundle."""
+
+import json
+import os
+
+import pytest
+
+from generation.blueprint.catalogue import CATALOGUE, FOLLOW_UPS, TODO_CHAIN
+from generation.blueprint.responder import respond
+from generation.prompts import build_messages
+from generation.protocol import parse
+
+KINDS = [entry[0] for entry in CATALOGUE]
+
+
+def first_answer(prompt: str, seed: int = 7) -> tuple[str, dict[str, str]]:
+    answer = respond([{"role": "user", "content": prompt}], seed=seed)
+    parser = parse(answer)
+    assert parser.issues == []
+    return answer, parser.files
+
+
+def follow_up(prompt: str, answer: str, files: dict[str, str], request: str, seed: int = 7):
+    messages = build_messages(history=[(prompt, answer)], files=files, prompt=request)
+    reply = respond(messages, seed=seed)
+    return reply, parse(reply, finish_reason="stop", base_files=files)
+
+
+@pytest.fixture(scope="module")
+def runtime_image():
+    from sandbox.image import ensure_runtime_image
+
+    return ensure_runtime_image()
+
+
+def bundle(files: dict[str, str], tmp_path, image) -> None:
+    from sandbox.docker_driver import SANDBOX_UID, run_build
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    for path, content in files.items():
+        (src / path).parent.mkdir(parents=True, exist_ok=True)
+        (src / path).write_text(content)
+    out.mkdir()
+    os.chown(out, SANDBOX_UID, SANDBOX_UID)  # the build step runs as the sandbox user
+    result = run_build(image=image, src_dir=src, out_dir=out, build_id=0, owner_id=0, project_id=0)
+    assert result.exit_code == 0, result.logs
+    assert (out / "bundle.js").stat().st_size > 10_000
+
+
+def test_the_catalogue_has_at_least_twelve_kinds():
+    assert len(set(KINDS)) == len(KINDS) >= 12
+
+
+@pytest.mark.parametrize("kind, prompt, entity, fields", CATALOGUE, ids=KINDS)
+def test_each_catalogue_prompt_plans_the_expected_app(kind, prompt, entity, fields):
+    _, files = first_answer(prompt)
+    app = json.loads(files["app.json"])
+
+    [(planned_entity, spec)] = app["entities"].items()
+    assert planned_entity == entity
+    assert {name: f["type"] for name, f in spec["fields"].items()} == fields
+    assert next(iter(spec["fields"].values())) == {"type": "string", "required": True}
+    assert f'const ENTITY = "{entity}";' in files["src/App.jsx"]
+
+
+@pytest.mark.parametrize("kind, prompt", [(k, p) for k, p, _, _ in CATALOGUE], ids=KINDS)
+def test_each_catalogue_app_bundles_in_the_runtime_image(kind, prompt, tmp_path, runtime_image):
+    _, files = first_answer(prompt, seed=len(prompt))
+    bundle(files, tmp_path, runtime_image)
+
+
+@pytest.mark.parametrize("request_text", FOLLOW_UPS)
+@pytest.mark.parametrize("kind, prompt", [(k, p) for k, p, _, _ in CATALOGUE], ids=KINDS)
+def test_follow_ups_are_edits_that_apply_to_every_catalogue_app(kind, prompt, request_text):
+    answer, files = first_answer(prompt)
+    reply, parser = follow_up(prompt, answer, files, request_text)
+
+    assert parser.issues == []
+    assert "<file " not in reply  # every change is an edit of the files written before
+    result = parser.result_files()
+    assert set(result) == set(files)
+    if parser.changed_paths:
+        assert "<edit " in reply
+    else:  # the app had it already ("add a due date" to a todo list with one)
+        assert request_text == "add a due date" and "due_date" in files["app.json"]
+    fields = json.loads(result["app.json"])
+    [(entity, spec)] = fields["entities"].items()
+    if request_text == "add a due date":
+        assert spec["fields"]["due_date"] == {"type": "date"} or "due_date" in files["app.json"]
+    elif request_text == "sort by priority":
+        assert spec["fields"]["priority"]["type"] == "enum" or "severity" in spec["fields"]
+        assert 'const SORT = { field: "priority", direction: "desc" };' in result["src/App.jsx"]
+    elif request_text == "make it dark":
+        assert "theme=dark" in result["src/styles.css"] and result["app.json"] == files["app.json"]
+    else:
+        assert entity == "Entry" and 'const ENTITY = "Entry";' in result["src/App.jsx"]
+
+
+def test_the_todo_chain_edits_each_result_and_every_step_bundles(tmp_path, runtime_image):
+    prompt = "a todo list where I can add, tick and delete tasks"
+    answer, files = first_answer(prompt)
+    history = [(prompt, answer)]
+    for step, request in enumerate(TODO_CHAIN):
+        messages = build_messages(history=history, files=files, prompt=request)
+        reply = respond(messages, seed=7)
+        parser = parse(reply, finish_reason="stop", base_files=files)
+        assert parser.issues == [] and parser.changed_paths and "<file " not in reply, request
+        files = parser.result_files()
+        history.append((request, reply))
+        bundle(files, tmp_path / str(step), runtime_image)
+
+    app = json.loads(files["app.json"])
+    assert list(app["entities"]) == ["Chore"]
+    fields = app["entities"]["Chore"]["fields"]
+    assert fields["due_date"] == {"type": "date"} and fields["priority"]["values"] == ["low", "medium", "high"]
+    assert "theme=dark" in files["src/styles.css"]
+    assert 'const SORT = { field: "priority", direction: "desc" };' in files["src/App.jsx"]
+
+
+@pytest.mark.parametrize("kind", ["recipes", "bug tracker", "job applications", "plants"])
+def test_follow_up_edits_of_other_kinds_still_bundle(kind, tmp_path, runtime_image):
+    _, prompt, _, _ = next(entry for entry in CATALOGUE if entry[0] == kind)
+    answer, files = first_answer(prompt)
+    for request in ("add a due date and a priority", "sort by priority", "rename them to entries"):
+        reply, parser = follow_up(prompt, answer, files, request)
+        assert parser.issues == [], request
+        files = parser.result_files()
+    bundle(files, tmp_path, runtime_image)
+
+
+def test_an_edited_app_is_read_back_exactly_so_edits_stay_small():
+    answer, files = first_answer("a reading list with title, author, number of pages, rating and whether I finished it")
+    reply, parser = follow_up("books", answer, files, "make it dark")
+
+    assert parser.changed_paths == ["src/styles.css"]
+    assert len(reply) < 1500  # a few lines of CSS, not the app again
+
+
+def test_regenerating_a_follow_up_gives_a_different_candidate():
+    answer, files = first_answer("a movie watchlist with title, year, genre, rating and watched")
+    _, one = follow_up("movies", answer, files, "add a due date", seed=2)
+    _, two = follow_up("movies", answer, files, "add a due date", seed=3)
+
+    assert one.result_files()["src/App.jsx"] != two.result_files()["src/App.jsx"]
+    assert one.result_files()["app.json"] != two.result_files()["app.json"]
