@@ -54,6 +54,7 @@ def generation_state(generation: Generation, user) -> dict:
         "turn": generation.turn_id,
         "prompt": generation.turn.prompt,
         "candidate": generation.candidate,
+        "seed": generation.seed,  # with the model version, enough to reproduce this candidate
         "status": generation.status,
         "model": generation.model_version.name,
         "explanation": generation.explanation,

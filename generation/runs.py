@@ -15,7 +15,7 @@ from generation import claims
 from generation.backends import backend_for
 from generation.models import Generation
 from generation.protocol import StreamParser, event_to_frame
-from generation.streaming import append_event, expire
+from generation.streaming import append_events, expire
 from sandbox.previews import request_build
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,10 @@ STUCK_AFTER_S = 60
 
 class FramePublisher:
     """Coalesces frames for GENERATION_COALESCE_MS: consecutive text or same-file chunks become one
-    frame, so a fast model costs a few Redis writes per second instead of one per token."""
+    frame, so a fast model costs a few Redis writes per second instead of one per token.
+
+    Each frame carries `t`: the wall-clock time its first piece arrived from the model, so a client
+    (and bench/stream_overhead.py) can tell exactly how long Kiln's path took to deliver it."""
 
     def __init__(self, stream_key: str):
         self.stream_key = stream_key
@@ -53,13 +56,12 @@ class FramePublisher:
         if mergeable and last and last["type"] == frame["type"] and last.get("path") == frame.get("path"):
             last["text"] += frame["text"]
         else:
-            self.pending.append(dict(frame))
+            self.pending.append({**frame, "t": round(time.time(), 4)})
         if not mergeable or time.monotonic() - self.last_flush >= self.window_s:
             self.flush()
 
     def flush(self) -> None:
-        for frame in self.pending:
-            append_event(self.stream_key, frame)
+        append_events(self.stream_key, self.pending)
         self.pending.clear()
         self.last_flush = time.monotonic()
 

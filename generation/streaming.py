@@ -29,9 +29,24 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+@lru_cache(maxsize=1)
+def _append_script():
+    return redis_client().register_script(_APPEND_SCRIPT)  # EVALSHA: the script body is sent once
+
+
 def append_event(stream_key: str, event: dict, *, ttl_s: int | None = None) -> int:
     """Append one event and return its sequence number. ttl_s (optional) sets the stream's expiry."""
-    return int(redis_client().eval(_APPEND_SCRIPT, 1, stream_key, json.dumps(event), ttl_s or 0))
+    return int(_append_script()(keys=[stream_key], args=[json.dumps(event), ttl_s or 0]))
+
+
+def append_events(stream_key: str, events: list[dict]) -> None:
+    """Append several events in one round trip to Redis (same numbering as append_event)."""
+    if not events:
+        return
+    pipe = redis_client().pipeline(transaction=False)
+    for event in events:
+        _append_script()(keys=[stream_key], args=[json.dumps(event), 0], client=pipe)
+    pipe.execute()
 
 
 def expire(stream_key: str, ttl_s: int | None = None) -> None:

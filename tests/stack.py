@@ -29,6 +29,8 @@ class Stack:
     blueprint_port: int = field(default_factory=free_port)
     processes: list = field(default_factory=list)
     redis_db: int = 14
+    generation_pool: tuple = ("-c", "2")  # prefork children, so a test can SIGKILL the one streaming
+    extra_env: dict = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -51,6 +53,7 @@ class Stack:
             # Slow enough that files visibly stream in, fast enough for CI.
             "BLUEPRINT_TOKEN_DELAY_MS": "1.5",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
 
     def manage(self, *args: str) -> str:
@@ -83,7 +86,7 @@ class Stack:
         argv = {
             "blueprint": (sys.executable, "manage.py", "serve_blueprint", "--port", str(self.blueprint_port)),
             "worker-generation": (celery, "-A", "config", "worker", "-Q", "generation", "-n", "gen-e2e@%h",
-                                  "-c", "2", "--loglevel", "INFO"),
+                                  *self.generation_pool, "--loglevel", "INFO"),
             "worker-build": (celery, "-A", "config", "worker", "-Q", "build", "-n", "build-e2e@%h",
                              "-c", "2", "--loglevel", "INFO"),
             "web": (str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"),

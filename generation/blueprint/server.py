@@ -178,9 +178,13 @@ class Handler(BaseHTTPRequestHandler):
         delay_s = max(0.0, self.server.delay_ms) / 1000
         try:
             self._send_event(chunk({"role": "assistant", "content": ""}))
+            started = time.monotonic()
             for i, piece in enumerate(pieces):
-                if delay_s and i:
-                    time.sleep(delay_s)
+                # Piece i is due at started + i * delay: a fixed schedule, so sleep overshoot never
+                # accumulates and two streams of the same answer stay in step (bench/stream_overhead).
+                wait = started + i * delay_s - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
                 self._send_event(chunk({"content": piece}))
             self._send_event(chunk({}, finish_reason))
             if include_usage:
