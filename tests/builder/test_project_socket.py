@@ -99,7 +99,7 @@ async def test_it_refuses_to_follow_another_users_generation(project, owner, str
 async def collect_frames(communicator, *, until_seq=None, limit=None):
     frames = []
     while True:
-        message = await communicator.receive_json_from(timeout=5)
+        message = await communicator.receive_json_from(timeout=30)
         if message["type"] != "frame":
             continue
         frames.append(message)
