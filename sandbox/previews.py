@@ -506,6 +506,14 @@ def watchdog() -> dict:
             if not build.smoke_message and claimer_lost(build, now=now):
                 tasks.build_and_preview.delay(build.id)
                 done["requeued"] += 1
+    # One live preview per project, even when a worker died between "ready" and retiring the older one.
+    newest = {}
+    for build in _live_builds().order_by("-id"):
+        if build.app_version.project_id in newest:
+            stop_preview(build)
+            done["stopped"] += 1
+        else:
+            newest[build.app_version.project_id] = build.id
     try:
         for build in _live_builds():
             outcome = revive_preview(build)  # a dead or hung preview is restarted (bounded)

@@ -158,6 +158,10 @@ def test_builds_survive_their_worker_being_killed_twenty_times(kiln):
             break
         kiln.manage("shell", "-c", "from sandbox.previews import watchdog; print(watchdog())")
     assert done, [(b["id"], b["status"], b["claims"]) for b in kiln.builds()]
+    # The watchdog's periodic round (beat, 30 s): also retires an older preview whose newer build's
+    # worker died between "ready" and retiring it.
+    kiln.manage("shell", "-c", "from sandbox.previews import watchdog; print(watchdog())")
+    done = kiln.builds()
     outcome = {s: sum(b["status"] == s for b in done) for s in ("ready", "stopped", "failed")}
     print(f"\nkill loop: {KILLS} kills ({killed_mid_build} mid-build, {whole_worker} of the whole worker), "
           f"{len(ids)} builds: {outcome}, re-claimed: {sum(b['claims'] > 1 for b in done)}, lost: 0")
