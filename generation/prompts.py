@@ -64,7 +64,11 @@ class Context:
 
 
 def build_messages(
-    *, history: list[tuple[str, str]], files: dict[str, str], prompt: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    *,
+    history: list[tuple[str, str]],
+    files: dict[str, str],
+    prompt: str,
+    budget_tokens: int = DEFAULT_BUDGET_TOKENS,
 ) -> list[dict]:
     """Messages for one generation: system, earlier (prompt, answer) pairs, current files, the prompt,
     within `budget_tokens` (see build_context)."""
@@ -72,7 +76,11 @@ def build_messages(
 
 
 def build_context(
-    *, history: list[tuple[str, str]], files: dict[str, str], prompt: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    *,
+    history: list[tuple[str, str]],
+    files: dict[str, str],
+    prompt: str,
+    budget_tokens: int = DEFAULT_BUDGET_TOKENS,
 ) -> Context:
     """The context of a turn, fitted to `budget_tokens` (estimated as characters / 4).
 
@@ -165,7 +173,9 @@ def compact_answer(answer: str) -> str:
 # --- File summaries ---------------------------------------------------------------------------------
 
 _IMPORT = re.compile(r"^import\s.*$", re.MULTILINE)
-_EXPORT = re.compile(r"^export\s+(?:default\s+)?(?:async\s+)?(?:function\*?|const|let|var|class)?\s*(\w+)?", re.MULTILINE)
+_EXPORT = re.compile(
+    r"^export\s+(?:default\s+)?(?:async\s+)?(?:function\*?|const|let|var|class)?\s*(\w+)?", re.MULTILINE
+)
 _TOP_LEVEL = re.compile(
     r"^(?:export\s+)?(?:default\s+)?(?:async\s+)?(function\*?|const|let|var|class)\s+(\w+)", re.MULTILINE
 )

@@ -243,7 +243,20 @@ def _shown_line(line: str, limit: int = 100) -> str:
 # Raw control characters (other than tab, newlines, form feed) and lone surrogates: not source text.
 _BINARY = re.compile("[\x00-\x08\x0e-\x1f\x7f\ud800-\udfff]")
 
-_CODE_EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".css", ".html", ".htm", ".json", ".vue", ".svelte")
+_CODE_EXTENSIONS = (
+    ".js",
+    ".jsx",
+    ".mjs",
+    ".cjs",
+    ".ts",
+    ".tsx",
+    ".css",
+    ".html",
+    ".htm",
+    ".json",
+    ".vue",
+    ".svelte",
+)
 # A whole-line comment in JS / CSS / JSX / HTML, with its text.
 _COMMENT_LINE = re.compile(r"^\s*(?:\{\s*/\*+|/\*+|//+|<!--|\*+(?!/))\s*(.*?)\s*(?:\*+/\s*\}?|-->)?\s*$")
 _ELLIPSIS = re.compile(r"\.{3,}|…")
@@ -260,17 +273,27 @@ _LAZY_SUFFIX = (
 _LAZY_COMMENTS = [
     # "rest of the code unchanged", "...rest of the component", "the rest remains the same"
     re.compile(
-        r"^(?:and |the )?rest(?: of (?:the |this |your |my )?(?:\w+ ){0,2}" + _CODE_NOUNS + r"(?: " + _LAZY_SUFFIX + r")?"
+        r"^(?:and |the )?rest(?: of (?:the |this |your |my )?(?:\w+ ){0,2}"
+        + _CODE_NOUNS
+        + r"(?: "
+        + _LAZY_SUFFIX
+        + r")?"
         r"| " + _LAZY_SUFFIX + r")$"
     ),
     # "existing code", "previous implementation", "other fields unchanged", "same handlers as before"
-    re.compile(r"^(?:the |all |your )?(?:existing|previous|original|old|remaining) (?:code|implementation|logic|content|contents)$"),
     re.compile(
-        r"^(?:keep(?:ing)? )?(?:the |all |your )?(?:existing|previous|original|old|remaining|unchanged|other|same)(?: \w+)? "
-        + _CODE_NOUNS + r" " + _LAZY_SUFFIX + r"$"
+        r"^(?:the |all |your )?(?:existing|previous|original|old|remaining) (?:code|implementation|logic|content|contents)$"
     ),
     re.compile(
-        r"^keep(?:ing)? (?:the |all |your )?(?:existing|previous|original|rest of the|same) (?:\w+ )?" + _CODE_NOUNS
+        r"^(?:keep(?:ing)? )?(?:the |all |your )?(?:existing|previous|original|old|remaining|unchanged|other|same)(?: \w+)? "
+        + _CODE_NOUNS
+        + r" "
+        + _LAZY_SUFFIX
+        + r"$"
+    ),
+    re.compile(
+        r"^keep(?:ing)? (?:the |all |your )?(?:existing|previous|original|rest of the|same) (?:\w+ )?"
+        + _CODE_NOUNS
         + r"(?: (?:here|as is|unchanged|the same|as before))?$"
     ),
     # "unchanged", "styles unchanged", "everything else stays the same", "same as before"
@@ -279,8 +302,12 @@ _LAZY_COMMENTS = [
         r"(?:[\w-]+ ){0,3}(?:is |are |remains? |stays? )?(?:unchanged|the same as before|same as (?:before|above|previous(?:ly)?|earlier|the original|original))$"
     ),
     re.compile(r"^no changes?(?: (?:here|below|above|needed|to this (?:file|part|section)))?$"),
-    re.compile(r"\bfor brevity\b|\b(?:code|content|implementation|details|lines?) (?:omitted|elided|truncated)\b"),
-    re.compile(r"^(?:add|insert|put|paste) (?:the |your |all )?(?:rest|remaining|other|existing|previous|same)\b.*\bhere$"),
+    re.compile(
+        r"\bfor brevity\b|\b(?:code|content|implementation|details|lines?) (?:omitted|elided|truncated)\b"
+    ),
+    re.compile(
+        r"^(?:add|insert|put|paste) (?:the |your |all )?(?:rest|remaining|other|existing|previous|same)\b.*\bhere$"
+    ),
 ]
 
 
@@ -376,7 +403,7 @@ def parse_edit_body(body: str, shown_path: str) -> list[SearchReplace]:
     blocks: list[SearchReplace] = []
     state, search, replace = "out", [], []
     for line in body.split("\n"):
-        line = line[:-1] if line.endswith("\r") else line
+        line = line.removesuffix("\r")
         mark = line.strip()
         if state == "out":
             if _SEARCH_MARK.fullmatch(mark):
@@ -404,7 +431,7 @@ def parse_edit_body(body: str, shown_path: str) -> list[SearchReplace]:
             state = "out"
         elif _SEARCH_MARK.fullmatch(mark):
             raise EditNotApplied(
-                f'The edit to {shown_path} was not applied: block {len(blocks) + 1} does not end with '
+                f"The edit to {shown_path} was not applied: block {len(blocks) + 1} does not end with "
                 '">>>>>>> REPLACE".',
                 "edit_syntax",
             )
@@ -437,7 +464,11 @@ def _indent(line: str) -> str:
 def _find(lines: list[str], search: list[str], key) -> list[int]:
     wanted = [key(s) for s in search]
     n = len(wanted)
-    return [i for i in range(len(lines) - n + 1) if key(lines[i]) == wanted[0] and [key(x) for x in lines[i : i + n]] == wanted]
+    return [
+        i
+        for i in range(len(lines) - n + 1)
+        if key(lines[i]) == wanted[0] and [key(x) for x in lines[i : i + n]] == wanted
+    ]
 
 
 def _exact(line: str) -> str:
@@ -555,7 +586,8 @@ _SENTINELS = {name: _holdback_sentinels(name) for name in _CLOSE_NAMES}
 # Per block kind, every prefix of a sentinel: what the end of the buffer may have to keep (a whole
 # "\n<file" too: it still waits for the character that makes it a tag).
 _PREFIXES = {
-    name: frozenset(s[:k] for s in sentinels for k in range(1, len(s) + 1)) for name, sentinels in _SENTINELS.items()
+    name: frozenset(s[:k] for s in sentinels for k in range(1, len(s) + 1))
+    for name, sentinels in _SENTINELS.items()
 }
 _LONGEST = {name: max(len(s) for s in sentinels) for name, sentinels in _SENTINELS.items()}
 
@@ -674,9 +706,13 @@ class StreamParser:
                 )
         elif self._buf.startswith("<") and self._tag_name(self._buf):
             if length:
-                self._issue(events, "The response hit the length limit in the middle of a tag.", None, CUT_OFF)
+                self._issue(
+                    events, "The response hit the length limit in the middle of a tag.", None, CUT_OFF
+                )
             else:
-                self._issue(events, f"The response ended in the middle of a tag: {_shown(self._buf)}.", None, UNCLOSED)
+                self._issue(
+                    events, f"The response ended in the middle of a tag: {_shown(self._buf)}.", None, UNCLOSED
+                )
         elif self._buf:
             self._text(events, self._buf)
         self._buf = ""
@@ -777,7 +813,9 @@ class StreamParser:
 
         if name == "delete":
             if raw_path is None:
-                self._issue(events, "A <delete/> tag has no path attribute; nothing was deleted.", None, SYNTAX)
+                self._issue(
+                    events, "A <delete/> tag has no path attribute; nothing was deleted.", None, SYNTAX
+                )
                 return
             try:
                 path = normalise_path(raw_path)
@@ -942,12 +980,16 @@ class StreamParser:
             return
         if len(after.encode("utf-8")) > MAX_FILE_BYTES:
             self._issue(
-                events, f"{shown} would be larger than {MAX_FILE_BYTES // 1000} KB after the edit; it was not applied.",
-                path, TOO_LARGE,
+                events,
+                f"{shown} would be larger than {MAX_FILE_BYTES // 1000} KB after the edit; it was not applied.",
+                path,
+                TOO_LARGE,
             )
             return
         old_lines = frozenset(line.strip() for block in blocks for line in block.search)
-        self._check_placeholder(events, path, "\n".join(line for b in blocks for line in b.replace), ignore=old_lines)
+        self._check_placeholder(
+            events, path, "\n".join(line for b in blocks for line in b.replace), ignore=old_lines
+        )
         self._set(path, after)
         events.append(EditApplied(path, unified_diff(path, before, after), after))
 
@@ -955,10 +997,14 @@ class StreamParser:
         shown = _shown(path)
         if path not in self._current:
             again = " (it was already deleted)" if path in self.deleted else ""
-            self._issue(events, f"Cannot delete {shown}: the app has no such file{again}.", path, DELETE_MISSING)
+            self._issue(
+                events, f"Cannot delete {shown}: the app has no such file{again}.", path, DELETE_MISSING
+            )
             return
         if path in self._written:
-            self._issue(events, f"{shown} was written and deleted in the same answer; it is deleted.", path, DUPLICATE)
+            self._issue(
+                events, f"{shown} was written and deleted in the same answer; it is deleted.", path, DUPLICATE
+            )
         self._written.add(path)
         del self._current[path]
         self.files.pop(path, None)
@@ -1010,7 +1056,8 @@ class StreamParser:
         if fenced >= (2 if wrote else 1) or loose >= (5 if wrote else 3):
             lines = fenced + loose
             tail = (
-                "; it was not applied to the app." if wrote
+                "; it was not applied to the app."
+                if wrote
                 else ", and no file was written, so there is nothing to build."
             )
             self._issue(
@@ -1046,7 +1093,9 @@ def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text) if not text.isascii() else False
 
 
-def parse(text: str, finish_reason: str | None = None, base_files: dict[str, str] | None = None) -> StreamParser:
+def parse(
+    text: str, finish_reason: str | None = None, base_files: dict[str, str] | None = None
+) -> StreamParser:
     """Parse a whole response at once (for stored outputs and tests)."""
     parser = StreamParser(base_files)
     parser.feed(text)

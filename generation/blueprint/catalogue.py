@@ -17,7 +17,13 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
         "recipes",
         "A place to save family recipes: dish name, ingredients, steps, prep time and servings",
         "Recipe",
-        {"dish_name": "string", "ingredients": "text", "steps": "text", "prep_time": "integer", "servings": "integer"},
+        {
+            "dish_name": "string",
+            "ingredients": "text",
+            "steps": "text",
+            "prep_time": "integer",
+            "servings": "integer",
+        },
     ),
     (
         "workouts",
@@ -41,13 +47,25 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
         "inventory",
         "an inventory for my bike shop with product name, SKU, quantity, price and supplier",
         "Product",
-        {"product_name": "string", "sku": "string", "quantity": "integer", "price": "number", "supplier": "string"},
+        {
+            "product_name": "string",
+            "sku": "string",
+            "quantity": "integer",
+            "price": "number",
+            "supplier": "string",
+        },
     ),
     (
         "reading list",
         "a reading list with title, author, number of pages, rating and whether I finished it",
         "Book",
-        {"title": "string", "author": "string", "pages": "integer", "rating": "integer", "finished": "boolean"},
+        {
+            "title": "string",
+            "author": "string",
+            "pages": "integer",
+            "rating": "integer",
+            "finished": "boolean",
+        },
     ),
     (
         "habit tracker",
@@ -59,7 +77,13 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
         "events",
         "an events calendar for our club with title, date, start time, location and description",
         "Event",
-        {"title": "string", "date": "date", "start_time": "datetime", "location": "string", "description": "text"},
+        {
+            "title": "string",
+            "date": "date",
+            "start_time": "datetime",
+            "location": "string",
+            "description": "text",
+        },
     ),
     (
         "bug tracker",
@@ -83,7 +107,13 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
         "plants",
         "a houseplant tracker with species, location, last watered and water every N days",
         "Houseplant",
-        {"name": "string", "species": "string", "location": "string", "last_watered": "date", "water_every_n_days": "integer"},
+        {
+            "name": "string",
+            "species": "string",
+            "location": "string",
+            "last_watered": "date",
+            "water_every_n_days": "integer",
+        },
     ),
     (
         "movies",

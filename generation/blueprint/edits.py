@@ -15,7 +15,9 @@ from generation.protocol import SearchReplace, apply_search_replace
 
 CONTEXT_LINES = (2, 3, 5, 8, 13)
 # Lines that would end or confuse an <edit> block if quoted in one.
-_UNQUOTABLE = re.compile(r"^\s*(?:<{5,9}\s*SEARCH|={5,9}|>{5,9}\s*REPLACE)\s*$|</edit>|^<(?:file|edit|delete)[\s/>]")
+_UNQUOTABLE = re.compile(
+    r"^\s*(?:<{5,9}\s*SEARCH|={5,9}|>{5,9}\s*REPLACE)\s*$|</edit>|^<(?:file|edit|delete)[\s/>]"
+)
 
 
 def search_replace_blocks(old: str, new: str, current: str) -> list[SearchReplace] | None:

@@ -462,7 +462,11 @@ def _clean_phrase(words: list[str]) -> list[str]:
         kept.append(word)
     # Leading verbs and filler: "record the date" -> date; "a short description" stays.
     while kept and (kept[0] in vocab.FILLER or kept[0] in vocab.VERBS) and kept[0] not in {"done"}:
-        if len(kept) == 1 and kept[0] not in vocab.FILLER and (kept[0] in _KNOWN_WORDS or pluralise(kept[0]) in _KNOWN_WORDS):
+        if (
+            len(kept) == 1
+            and kept[0] not in vocab.FILLER
+            and (kept[0] in _KNOWN_WORDS or pluralise(kept[0]) in _KNOWN_WORDS)
+        ):
             break  # "a note", "a rating": the verb-like word is the field
         kept = kept[1:]
     while kept and kept[-1] in vocab.FILLER:
@@ -492,7 +496,11 @@ def _clean_phrase(words: list[str]) -> list[str]:
     ]
     if boolean and not kept:
         # "whether I finished it": the verb is the field.
-        kept = [w for w in words if w not in vocab.FILLER and w not in {"it", "it's", "i", "we", "they", "is", "was"}][-1:]
+        kept = [
+            w
+            for w in words
+            if w not in vocab.FILLER and w not in {"it", "it's", "i", "we", "they", "is", "was"}
+        ][-1:]
     if boolean and kept:
         return ["is"] + kept if kept[-1] not in vocab.BOOLEAN_WORDS else kept[-1:]
     return kept
@@ -533,8 +541,11 @@ def _field(phrase: _Phrase, entity: str) -> FieldPlan:
         name, type_ = _snake(words[1:]), "boolean"
     elif last in vocab.BOOLEAN_WORDS:
         name, type_ = _snake(words), "boolean"
-    elif len(words) > 1 and words[0] in {"last", "next", "first"} or (last in vocab.DATE_WORDS or words[0] == "date") and not (
-        last == "day" and len(words) == 1 and unit
+    elif (
+        len(words) > 1
+        and words[0] in {"last", "next", "first"}
+        or (last in vocab.DATE_WORDS or words[0] == "date")
+        and not (last == "day" and len(words) == 1 and unit)
     ):
         name, type_ = _snake(words), "date"
     elif last in vocab.DATETIME_WORDS:
@@ -784,10 +795,16 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
                 plan.fields.append(candidate)
                 target = candidate
                 changes.append(f"added {candidate.label.lower()} ({_describe_type(candidate)})")
-        key = target.name if target else ("created_at" if re.search(r"\b(?:newest|oldest|created|added)\b", phrase) else None)
+        key = (
+            target.name
+            if target
+            else ("created_at" if re.search(r"\b(?:newest|oldest|created|added)\b", phrase) else None)
+        )
         if key:
             direction_word = (sort.group(2) or "") + " " + phrase
-            ranked = target is not None and (target.type == "enum" and target.name in _RANKED_ENUMS or target.name == "rating")
+            ranked = target is not None and (
+                target.type == "enum" and target.name in _RANKED_ENUMS or target.name == "rating"
+            )
             if re.search(r"desc|newest|highest|latest|most", direction_word):
                 direction = "desc"
             elif re.search(r"asc|oldest|lowest|least", direction_word):

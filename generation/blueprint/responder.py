@@ -46,7 +46,9 @@ def respond(messages: list[dict], *, seed: int | None = None) -> str:
     return _follow_up(*current, request, seed)
 
 
-def _follow_up(files: dict[str, str], old_plan: planner.AppPlan, style: writer.Style, request: str, seed) -> str:
+def _follow_up(
+    files: dict[str, str], old_plan: planner.AppPlan, style: writer.Style, request: str, seed
+) -> str:
     plan, changes = planner.apply_change(old_plan, request)
     if not changes:
         return (
@@ -61,7 +63,9 @@ def _follow_up(files: dict[str, str], old_plan: planner.AppPlan, style: writer.S
         plan.fields = [plan.fields[0], *added, *rest]
     if plan.sort and plan.sort[0] != "created_at" and plan.field(plan.sort[0]) is None:
         plan.sort = None  # the field it sorted by was removed
-    new_style = replace(style, theme=plan.theme, accent=plan.accent or style.accent, sort=plan.sort or ("created_at", "desc"))
+    new_style = replace(
+        style, theme=plan.theme, accent=plan.accent or style.accent, sort=plan.sort or ("created_at", "desc")
+    )
     before = writer.as_written(writer.write_app(old_plan, style))
     after = writer.as_written(writer.write_app(plan, new_style))
 
@@ -69,7 +73,9 @@ def _follow_up(files: dict[str, str], old_plan: planner.AppPlan, style: writer.S
     for path, content in after.items():
         if path in files and before.get(path) == content:
             continue  # not touched by this change (hand edits in it are kept)
-        blocks = edits.search_replace_blocks(before.get(path, ""), content, files[path]) if path in files else None
+        blocks = (
+            edits.search_replace_blocks(before.get(path, ""), content, files[path]) if path in files else None
+        )
         if blocks is None:
             parts.append(edits.render_file(path, content))
         elif blocks:

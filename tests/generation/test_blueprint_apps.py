@@ -9,6 +9,7 @@ from generation.blueprint.responder import respond
 from generation.prompts import build_messages
 from generation.protocol import parse
 
+
 def app_for(prompt: str, seed: int = 1) -> tuple[dict, dict[str, str]]:
     parser = parse(respond([{"role": "user", "content": prompt}], seed=seed))
     assert parser.issues == []

@@ -114,7 +114,11 @@ def test_the_todo_chain_edits_each_result_and_every_step_bundles(tmp_path, runti
     app = json.loads(files["app.json"])
     assert list(app["entities"]) == ["Chore"]
     fields = app["entities"]["Chore"]["fields"]
-    assert fields["due_date"] == {"type": "date"} and fields["priority"]["values"] == ["low", "medium", "high"]
+    assert fields["due_date"] == {"type": "date"} and fields["priority"]["values"] == [
+        "low",
+        "medium",
+        "high",
+    ]
     assert "theme=dark" in files["src/styles.css"]
     assert 'const SORT = { field: "priority", direction: "desc" };' in files["src/App.jsx"]
 
@@ -124,14 +128,16 @@ def test_follow_up_edits_of_other_kinds_still_bundle(kind, tmp_path, runtime_ima
     _, prompt, _, _ = next(entry for entry in CATALOGUE if entry[0] == kind)
     answer, files = first_answer(prompt)
     for request in ("add a due date and a priority", "sort by priority", "rename them to entries"):
-        reply, parser = follow_up(prompt, answer, files, request)
+        _, parser = follow_up(prompt, answer, files, request)
         assert parser.issues == [], request
         files = parser.result_files()
     bundle(files, tmp_path, runtime_image)
 
 
 def test_an_edited_app_is_read_back_exactly_so_edits_stay_small():
-    answer, files = first_answer("a reading list with title, author, number of pages, rating and whether I finished it")
+    answer, files = first_answer(
+        "a reading list with title, author, number of pages, rating and whether I finished it"
+    )
     reply, parser = follow_up("books", answer, files, "make it dark")
 
     assert parser.changed_paths == ["src/styles.css"]

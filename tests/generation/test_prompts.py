@@ -19,7 +19,9 @@ from generation.protocol import parse
 
 @pytest.fixture(scope="module")
 def todo():
-    answer = respond([{"role": "user", "content": "a todo list where I can add, tick and delete tasks"}], seed=1)
+    answer = respond(
+        [{"role": "user", "content": "a todo list where I can add, tick and delete tasks"}], seed=1
+    )
     return answer, parse(answer).files
 
 
@@ -59,7 +61,9 @@ def test_earlier_answers_keep_their_words_but_not_their_files(todo):
 
 def test_over_budget_the_largest_files_are_summarised_and_listed(todo):
     answer, files = todo
-    context = build_context(history=[("a todo list", answer)], files=files, prompt="make it dark", budget_tokens=3500)
+    context = build_context(
+        history=[("a todo list", answer)], files=files, prompt="make it dark", budget_tokens=3500
+    )
 
     assert context.fits
     assert context.summarised == ["src/App.jsx"]  # the largest file, and enough
@@ -79,11 +83,17 @@ def test_earliest_turns_go_first_and_the_message_says_so(todo):
     assert context.fits and context.summarised == [] and context.omitted_turns > 0
     shown = [m["content"] for m in context.messages if m["role"] == "user"][:-1]
     assert shown[-1].startswith("request 11:") and not any(text.startswith("request 0:") for text in shown)
-    assert f"the {context.omitted_turns} earliest turns of this conversation are not shown" in context.messages[-1]["content"]
+    assert (
+        f"the {context.omitted_turns} earliest turns of this conversation are not shown"
+        in context.messages[-1]["content"]
+    )
 
 
 def test_a_huge_project_is_summarised_until_it_fits():
-    files = {f"src/part{i}.js": f"export function part{i}() {{\n" + "  return 1;\n" * 2000 + "}\n" for i in range(6)}
+    files = {
+        f"src/part{i}.js": f"export function part{i}() {{\n" + "  return 1;\n" * 2000 + "}\n"
+        for i in range(6)
+    }
     files["app.json"] = '{"name": "Big", "entities": {}}'
     context = build_context(history=[("build it", "ok")], files=files, prompt="fix it")
 
@@ -93,14 +103,20 @@ def test_a_huge_project_is_summarised_until_it_fits():
     for i in range(6):  # every part is either there in full or summarised and named
         path = f"src/part{i}.js"
         if path in context.summarised:
-            assert f'<summary path="{path}"' in last and f"function part{i}" in last and f'<file path="{path}">' not in last
+            assert (
+                f'<summary path="{path}"' in last
+                and f"function part{i}" in last
+                and f'<file path="{path}">' not in last
+            )
         else:
             assert f'<file path="{path}">' in last
 
 
 def test_the_blueprint_still_follows_up_on_a_summarised_app(todo):
     answer, files = todo
-    messages = build_messages(history=[("a todo list", answer)], files=files, prompt="add a due date", budget_tokens=3500)
+    messages = build_messages(
+        history=[("a todo list", answer)], files=files, prompt="add a due date", budget_tokens=3500
+    )
 
     parser = parse(respond(messages, seed=1), base_files=files)
 

@@ -205,7 +205,9 @@ def test_the_same_path_twice_keeps_the_last_version_and_says_so():
 
     assert parser.files == {"a.js": "two"}
     assert parser.issues == [
-        ProtocolIssue('"a.js" was written more than once; the last version is kept.', "a.js", "duplicate", False)
+        ProtocolIssue(
+            '"a.js" was written more than once; the last version is kept.', "a.js", "duplicate", False
+        )
     ]
     assert not parser.has_fatal
 
@@ -347,5 +349,9 @@ def test_events_become_browser_frames():
         "kind": "syntax",
         "fatal": True,
     }
-    assert event_to_frame(EditApplied("a.js", "@@ -1 +1 @@", "x")) == {"type": "edit", "path": "a.js", "diff": "@@ -1 +1 @@"}
+    assert event_to_frame(EditApplied("a.js", "@@ -1 +1 @@", "x")) == {
+        "type": "edit",
+        "path": "a.js",
+        "diff": "@@ -1 +1 @@",
+    }
     assert event_to_frame(FileDeleted("a.js")) == {"type": "file_delete", "path": "a.js"}

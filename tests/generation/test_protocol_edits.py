@@ -2,6 +2,7 @@
 the output parser (generation/protocol.py; docs/protocol.md)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,9 @@ def feed_in_pieces(text: str, size: int, base=None, finish_reason=None) -> Strea
 
 def test_an_edit_applies_to_the_previous_version_and_shows_a_diff():
     parser = StreamParser(BASE)
-    events = parser.feed("Renamed the heading.\n" + edit("src/App.jsx", ("      <h1>Todo</h1>", "      <h1>Chores</h1>")))
+    events = parser.feed(
+        "Renamed the heading.\n" + edit("src/App.jsx", ("      <h1>Todo</h1>", "      <h1>Chores</h1>"))
+    )
     events += parser.finish("stop")
 
     [applied] = [e for e in events if isinstance(e, EditApplied)]
@@ -97,12 +100,21 @@ def test_an_edit_matches_ignoring_trailing_whitespace():
 
 def test_an_edit_with_other_indentation_is_applied_reindented():
     parser = parse(
-        edit("src/App.jsx", ('<div className="app">\n  <h1>Todo</h1>', '<main className="app">\n  <h1>Todo</h1>\n  <p>Hi</p>')),
+        edit(
+            "src/App.jsx",
+            (
+                '<div className="app">\n  <h1>Todo</h1>',
+                '<main className="app">\n  <h1>Todo</h1>\n  <p>Hi</p>',
+            ),
+        ),
         base_files=BASE,
     )
 
     assert parser.issues == []
-    assert '    <main className="app">\n      <h1>Todo</h1>\n      <p>Hi</p>\n    </div>' in parser.result_files()["src/App.jsx"]
+    assert (
+        '    <main className="app">\n      <h1>Todo</h1>\n      <p>Hi</p>\n    </div>'
+        in parser.result_files()["src/App.jsx"]
+    )
 
 
 def test_an_edit_may_change_part_of_a_line():
@@ -112,7 +124,9 @@ def test_an_edit_may_change_part_of_a_line():
 
 
 def test_an_edit_applies_to_a_file_written_earlier_in_the_same_answer():
-    text = '<file path="src/new.js">\nexport const a = 1;\n</file>\n' + edit("src/new.js", ("export const a = 1;", "export const a = 2;"))
+    text = '<file path="src/new.js">\nexport const a = 1;\n</file>\n' + edit(
+        "src/new.js", ("export const a = 1;", "export const a = 2;")
+    )
     parser = parse(text, base_files=BASE)
 
     assert parser.issues == []
@@ -261,7 +275,7 @@ def test_nested_blocks_are_fatal():
 
 
 def test_every_fatal_kind_is_documented():
-    doc = open("docs/protocol.md").read()
+    doc = Path("docs/protocol.md").read_text()
     for kind in FATAL_KINDS | {"duplicate", "stray_close", "delete_missing", "code_in_chat"}:
         assert f"`{kind}`" in doc
 
@@ -362,7 +376,11 @@ def test_a_tag_kiln_does_not_know_is_fatal():
 MIXED = (
     "Changes below.\n"
     '<file path="src/styles.css">\nbody { color: red; }\n</file>\n'
-    + edit("src/App.jsx", ("      <h1>Todo</h1>", "      <h1>Chores</h1>"), ("  const items = [];", "  const items = [\"a\"];"))
+    + edit(
+        "src/App.jsx",
+        ("      <h1>Todo</h1>", "      <h1>Chores</h1>"),
+        ("  const items = [];", '  const items = ["a"];'),
+    )
     + '<delete path="src/old.js"/>\n'
     + '<file path="src/styles.css">\nbody { color: blue; }\n</file>\n'
     + "Done."

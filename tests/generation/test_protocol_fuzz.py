@@ -108,13 +108,25 @@ HOSTILE = [
     "\r\n",
     "// ... existing code ...\n",
     "```jsx\nconst a = 1;\n```\n",
-    "<create path=\"x.js\">y</create>",
+    '<create path="x.js">y</create>',
     "...",
     "\u202e\u200b\ufeff",
     "é😀中",
 ]
 MARKERS = re.compile(r"</?(?:file|edit|delete)\b[^>]*>|<{7} SEARCH|={7}|>{7} REPLACE|\n")
-EVIL_PATHS = ["../x.js", "/etc/x", "a/../../b", "C:/x", "~/x", "src/\x00.js", "a\\b", "", "src/./../..", "\ud800.js", "src/"]
+EVIL_PATHS = [
+    "../x.js",
+    "/etc/x",
+    "a/../../b",
+    "C:/x",
+    "~/x",
+    "src/\x00.js",
+    "a\\b",
+    "",
+    "src/./../..",
+    "\ud800.js",
+    "src/",
+]
 
 
 # --- Strategies -------------------------------------------------------------------------------------
@@ -143,7 +155,9 @@ def _edits(rng: random.Random, files: dict[str, str]) -> str:
             new = [line.replace("a", "A", 1) for line in old] + (["// added"] if rng.random() < 0.3 else [])
             if rng.random() < 0.2:
                 old = [line.strip() for line in old]  # whitespace-tolerant path
-            blocks.append("<<<<<<< SEARCH\n" + "\n".join(old) + "\n=======\n" + "\n".join(new) + "\n>>>>>>> REPLACE\n")
+            blocks.append(
+                "<<<<<<< SEARCH\n" + "\n".join(old) + "\n=======\n" + "\n".join(new) + "\n>>>>>>> REPLACE\n"
+            )
         parts.append(f'<edit path="{path}">\n' + "".join(blocks) + "</edit>")
     if rng.random() < 0.3:
         parts.append(f'<delete path="{rng.choice(sorted(files))}"/>')
@@ -176,7 +190,11 @@ def _mutate(rng: random.Random, text: str, extra: str) -> str:
         m = rng.choice(markers)
         return text[: m.start()] + text[m.end() :]
     if kind == 6:  # swap two markers
-        a, b = sorted(rng.sample(markers, 2), key=lambda m: m.start()) if len(markers) > 1 else (markers[0], markers[0])
+        a, b = (
+            sorted(rng.sample(markers, 2), key=lambda m: m.start())
+            if len(markers) > 1
+            else (markers[0], markers[0])
+        )
         if a is b:
             return text
         return text[: a.start()] + b.group() + text[a.end() : b.start()] + a.group() + text[b.end() :]
@@ -259,7 +277,9 @@ def check(case) -> None:
     assert parser.result_files() == whole.result_files()
     assert parser.deleted == whole.deleted and parser.changed_paths == whole.changed_paths
     landmarks = (FileStarted, FileCompleted, EditApplied, FileDeleted, ProtocolIssue)
-    assert [e for e in events if isinstance(e, landmarks)] == [e for e in whole_events if isinstance(e, landmarks)]
+    assert [e for e in events if isinstance(e, landmarks)] == [
+        e for e in whole_events if isinstance(e, landmarks)
+    ]
     streamed: dict[str, str] = {}
     for e in events:  # the deltas of each file join to what it completed with
         if isinstance(e, FileStarted):
@@ -272,7 +292,11 @@ def check(case) -> None:
     # No path outside the app, anywhere.
     result = parser.result_files()
     paths = set(parser.files) | set(result) | set(parser.deleted) | set(parser.changed_paths)
-    paths |= {e.path for e in events if isinstance(e, (FileStarted, FileCompleted, EditApplied, FileDeleted, FileDelta))}
+    paths |= {
+        e.path
+        for e in events
+        if isinstance(e, (FileStarted, FileCompleted, EditApplied, FileDeleted, FileDelta))
+    }
     assert all(_inside_app(p) for p in paths), paths
     assert all(len(c.encode("utf-8")) <= MAX_FILE_BYTES for c in parser.files.values())
 
