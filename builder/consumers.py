@@ -131,10 +131,19 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
                     if frame.get("type") == "build" and frame.get("status") == Build.Status.READY:
                         frame["preview_url"] = await self._preview_url(frame["build"])
                     await self.send_json({**frame, "type": "frame", "kind": frame["type"], "generation": generation_id})
+                    if frame["type"] == "done":
+                        # The whole files of the new version (the stream carried edits as diffs).
+                        await self._send_generation_state(generation_id)
                     if _is_last(frame):
                         return
         finally:
             await tail.close()
+
+    async def _send_generation_state(self, generation_id: int) -> None:
+        def state():
+            return selectors.generation_state(selectors.generation_for(self.user, generation_id), self.user)
+
+        await self.send_json({"type": "generation", "generation": await database_sync_to_async(state)(), "select": False})
 
     @database_sync_to_async
     def _preview_url(self, build_id: int) -> str | None:

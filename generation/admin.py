@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from generation.models import Generation, ModelVersion
+from generation.models import Generation, ModelVersion, OutputDefect
+
+
+class OutputDefectInline(admin.TabularInline):
+    model = OutputDefect
+    extra = 0
+    readonly_fields = ("kind", "message", "path", "created_at")
+    can_delete = False
 
 
 @admin.register(ModelVersion)
@@ -17,3 +24,11 @@ class GenerationAdmin(admin.ModelAdmin):
     search_fields = ("turn__prompt", "explanation", "error")
     raw_id_fields = ("turn", "app_version")
     readonly_fields = ("request_messages", "raw_output", "protocol_errors")
+    inlines = [OutputDefectInline]
+
+
+@admin.register(OutputDefect)
+class OutputDefectAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "generation", "path", "message", "created_at")
+    list_filter = ("kind",)
+    raw_id_fields = ("generation",)

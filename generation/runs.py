@@ -11,9 +11,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from builder.versions import create_version
-from generation import claims
+from generation import claims, protocol
 from generation.backends import backend_for
-from generation.models import Generation
+from generation.models import Generation, OutputDefect
 from generation.protocol import StreamParser, event_to_frame
 from generation.streaming import append_events, expire
 from sandbox.previews import request_build
@@ -99,7 +99,9 @@ def claim(generation_id: int) -> Generation | None:
     if not taken:
         claims.release(generation_id)
         return None
-    return Generation.objects.select_related("turn__project", "turn__base_version", "model_version").get(
+    return Generation.objects.select_related(
+        "turn__project", "turn__base_version", "model_version", "repair_of__app_version"
+    ).get(
         id=generation_id
     )
 
@@ -122,7 +124,8 @@ def _stream(generation: Generation) -> None:
     if generation.attempts > 1:
         publisher.add({"type": "reset", "attempt": generation.attempts, "message": RESTARTED})
     publisher.add({"type": "status", "status": "running", "model": generation.model_version.name})
-    parser = StreamParser()
+    base = base_version(generation)
+    parser = StreamParser(base_files=base.files() if base else {})
     raw_parts: list[str] = []
     started = time.monotonic()
     first_token_at = None
@@ -153,18 +156,44 @@ def _stream(generation: Generation) -> None:
     generation.finish_reason = stream.result.finish_reason or ""
     generation.prompt_tokens = stream.result.prompt_tokens
     generation.completion_tokens = stream.result.completion_tokens
-    generation.protocol_errors = [{"message": i.message, "path": i.path} for i in parser.issues]
+    generation.protocol_errors = [
+        {"kind": i.kind, "message": i.message, "path": i.path, "fatal": i.fatal} for i in parser.issues
+    ]
     generation.duration_ms = int((time.monotonic() - started) * 1000)
     if first_token_at is not None:
         generation.time_to_first_token_ms = int((first_token_at - started) * 1000)
 
+    record_defects(generation, parser)
     if generation.finish_reason == "length":
         return _fail(generation, publisher, CUT_OFF)
-    if parser.issues and not parser.files:
-        return _fail(generation, publisher, PROTOCOL_FAILED.format(detail=parser.issues[0].message))
-    if not parser.files:
+    if parser.has_fatal:
+        fatal = parser.fatal_issues
+        more = f" (and {len(fatal) - 1} more)" if len(fatal) > 1 else ""
+        return _fail(generation, publisher, PROTOCOL_FAILED.format(detail=fatal[0].message + more))
+    if not parser.changed_paths:
         return _fail(generation, publisher, NO_FILES)
-    _complete(generation, publisher, parser.files)
+    _complete(generation, publisher, parser.result_files())
+
+
+DEFECT_KINDS = {
+    protocol.CUT_OFF: OutputDefect.Kind.CUT_OFF,
+    protocol.LAZY_PLACEHOLDER: OutputDefect.Kind.LAZY_PLACEHOLDER,
+    protocol.CODE_IN_CHAT: OutputDefect.Kind.CODE_IN_CHAT,
+}
+
+
+def record_defects(generation: Generation, parser: StreamParser) -> list[OutputDefect]:
+    """Store what is wrong with the output as automatic negative examples (no user needed)."""
+    defects = [
+        OutputDefect(generation=generation, kind=DEFECT_KINDS.get(issue.kind, OutputDefect.Kind.PROTOCOL),
+                     message=issue.message, path=issue.path or "")
+        for issue in parser.issues
+    ]
+    if generation.finish_reason == "length" and not any(d.kind == OutputDefect.Kind.CUT_OFF for d in defects):
+        defects.append(OutputDefect(generation=generation, kind=OutputDefect.Kind.CUT_OFF, message=CUT_OFF))
+    if not parser.changed_paths and generation.finish_reason != "length":
+        defects.append(OutputDefect(generation=generation, kind=OutputDefect.Kind.NO_FILES, message=NO_FILES))
+    return OutputDefect.objects.bulk_create(defects)
 
 
 def request_cancel(generation: Generation) -> bool:
@@ -212,11 +241,15 @@ def fail_stuck_generations(*, silent_for_s: float = STUCK_AFTER_S) -> list[int]:
     return failed
 
 
+def base_version(generation: Generation):
+    """What the answer applies to: the failed version for a repair, else the turn's starting version."""
+    return generation.repair_of.app_version if generation.repair_of_id else generation.turn.base_version
+
+
 def _complete(generation: Generation, publisher: FramePublisher, files: dict[str, str]) -> None:
     turn = generation.turn
-    base_files = turn.base_version.files() if turn.base_version else {}
     with transaction.atomic():
-        version = create_version(project=turn.project, files={**base_files, **files}, parent=turn.base_version)
+        version = create_version(project=turn.project, files=files, parent=base_version(generation))
         generation.app_version = version
         generation.status = Generation.Status.DONE
         generation.finished_at = timezone.now()

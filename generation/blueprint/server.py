@@ -56,6 +56,9 @@ class BlueprintServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], *, model_name: str = DEFAULT_MODEL, delay_ms: float = 0.0):
         self.model_name = model_name
         self.delay_ms = delay_ms
+        # What answers a conversation. Tests may swap in a scripted answer (a broken app, a lazy
+        # placeholder) and still get it over the real streaming wire protocol.
+        self.respond = respond
         super().__init__(address, Handler)
 
     @property
@@ -118,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _complete(self, body: dict) -> None:
         messages = body["messages"]
-        pieces = split_tokens(respond(messages, seed=body.get("seed")))
+        pieces = split_tokens(self.server.respond(messages, seed=body.get("seed")))
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         finish_reason = "stop"
         if limit is not None and len(pieces) > limit:

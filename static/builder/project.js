@@ -39,7 +39,8 @@
     return g.status === "queued" || g.status === "running" || (g.status === "done" && buildOpen);
   }
 
-  const CONTENT_KINDS = ["status", "text", "file_start", "file_delta", "file_done", "protocol_error", "reset"];
+  const CONTENT_KINDS = ["status", "text", "file_start", "file_delta", "file_done", "edit", "file_delete",
+                         "protocol_error", "reset"];
 
   function applyFrame(g, f) {
     if (f.seq <= g.seq) return; // already applied (a resend after reconnect)
@@ -58,6 +59,16 @@
         break;
       case "file_delta": g.files[f.path] = (g.files[f.path] || "") + f.text; break;
       case "file_done": g.writing = null; break;
+      case "edit": // shown as its diff while streaming; the whole file arrives with the done state
+        g.files[f.path] = f.diff;
+        if (!g.order.includes(f.path)) g.order.push(f.path);
+        if (g.id === selectedId) selectedPath = f.path;
+        break;
+      case "file_delete":
+        delete g.files[f.path];
+        g.order = g.order.filter((path) => path !== f.path);
+        g.issues.push(`Deleted ${f.path}`);
+        break;
       case "protocol_error": g.issues.push(f.message); break;
       case "done": g.status = "done"; g.version = f.version; break;
       case "failed": g.status = "failed"; g.error = f.message; break;

@@ -1,5 +1,7 @@
 """A generation run against the offline model server: what it stores, what it streams, how it fails."""
 
+import json
+
 import pytest
 
 from builder.models import Turn
@@ -92,3 +94,56 @@ def test_an_unreachable_model_fails_with_a_clear_message(settings, queued_genera
     assert generation.status == "failed"
     assert generation.error.startswith("The model server could not be reached")
     assert read_after(generation.stream_key)[-1]["type"] == "failed"
+
+
+@pytest.fixture
+def scripted_model(settings, model_server):
+    """The model server answering with a fixed text (over the same streaming protocol)."""
+    from generation.blueprint.server import start_in_thread
+
+    server, base_url = start_in_thread(port=0)
+    settings.MODEL_BASE_URL = base_url
+
+    def answer(text):
+        server.respond = lambda messages, seed=None: text
+
+    yield answer
+    server.shutdown()
+
+
+def test_a_follow_up_applies_its_edits_to_the_previous_version(settings, model_server, queued_generation):
+    from builder.services import _enqueue_generation
+
+    settings.MODEL_BASE_URL = model_server
+    run_generation(queued_generation.id)
+    first = Generation.objects.get(id=queued_generation.id)
+    turn = Turn.objects.create(project=first.turn.project, prompt="add a due date", seed=9,
+                               base_version=first.app_version)
+    follow_up = _enqueue_generation(turn=turn, candidate=1, kind="first", seed=9, model_version=first.model_version)
+
+    run_generation(follow_up.id)
+
+    follow_up.refresh_from_db()
+    assert follow_up.status == "done", follow_up.error
+    assert "<edit" in follow_up.raw_output and "<file" not in follow_up.raw_output
+    before, after = first.app_version.files(), follow_up.app_version.files()
+    assert set(after) == set(before)  # an edit keeps every file it did not touch
+    assert "due_date" in json.loads(after["app.json"])["entities"]["Task"]["fields"]
+    assert follow_up.app_version.parent == first.app_version
+
+
+LAZY = 'Updated.\n<file path="src/App.jsx">\nexport default function App() {\n  // ... rest of the code unchanged ...\n}\n</file>\n'
+CODE_IN_CHAT = "Here is the code:\n```jsx\nexport default function App() {\n  return <div>Hi</div>;\n}\n```\n"
+
+
+@pytest.mark.parametrize("answer, kind", [(LAZY, "lazy_placeholder"), (CODE_IN_CHAT, "code_in_chat")])
+def test_a_defective_answer_is_refused_shown_and_stored_as_a_negative(scripted_model, queued_generation, answer, kind):
+    scripted_model(answer)
+
+    run_generation(queued_generation.id)
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert generation.status == "failed" and generation.app_version is None
+    assert kind in [d.kind for d in generation.defects.all()]
+    assert read_after(generation.stream_key)[-1]["type"] == "failed"
+    assert generation.error  # the user sees why
