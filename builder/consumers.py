@@ -131,8 +131,9 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
                     if frame.get("type") == "build" and frame.get("status") == Build.Status.READY:
                         frame["preview_url"] = await self._preview_url(frame["build"])
                     await self.send_json({**frame, "type": "frame", "kind": frame["type"], "generation": generation_id})
-                    if frame["type"] == "done":
-                        # The whole files of the new version (the stream carried edits as diffs).
+                    if frame["type"] == "done" or (frame["type"] == "build" and frame.get("final")):
+                        # The whole files of the new version (the stream carried edits as diffs), and
+                        # at the end the build's smoke results and screenshot.
                         await self._send_generation_state(generation_id)
                     if _is_last(frame):
                         return

@@ -1,6 +1,7 @@
 """Reads for the builder: what a user may see, and the project state sent to a connecting browser."""
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
 from builder.models import Project
 from generation.models import Generation
@@ -34,7 +35,20 @@ def build_state(build: Build | None, user) -> dict | None:
         "status": build.status,
         "message": build.error,
         "preview_url": preview_entry_url(build, user) if build.status == Build.Status.READY else None,
+        "smoke_passed": build.smoke_passed,
+        "smoke_message": build.smoke_message,
+        "scores": build.scores,
+        "screenshot_url": reverse("build_screenshot", args=[build.id]) if build.screenshot else None,
+        "final": build.status == Build.Status.FAILED or build.smoke_passed is not None,
     }
+
+
+def build_for(user, build_id) -> Build:
+    """A build of one of the user's projects (any project for staff, who review feedback)."""
+    builds = Build.objects.select_related("app_version__project")
+    if not user.is_staff:
+        builds = builds.filter(app_version__project__owner=user)
+    return get_object_or_404(builds, pk=build_id)
 
 
 def generation_state(generation: Generation, user) -> dict:

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", views.project_list, name="project_list"),
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
+    path("builds/<int:build_id>/screenshot.png", views.build_screenshot, name="build_screenshot"),
 ]

@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from builder import selectors, services
+from sandbox.previews import screenshot_path
 
 
 @login_required
@@ -26,3 +28,12 @@ def project_create(request):
 def project_detail(request, project_id):
     project = selectors.project_for(request.user, project_id)
     return render(request, "builder/project_detail.html", {"project": project})
+
+
+@login_required
+def build_screenshot(request, build_id):
+    """The smoke test's screenshot of a preview, for its owner (and staff)."""
+    path = screenshot_path(selectors.build_for(request.user, build_id))
+    if path is None or not path.is_file():
+        raise Http404("No screenshot for this build.")
+    return FileResponse(path.open("rb"), content_type="image/png")

@@ -86,6 +86,10 @@ def test_a_person_builds_uses_and_judges_an_app(stack, browser):
     expect(page.locator(".file.writing")).to_be_visible(timeout=30_000)
     page.screenshot(path=SHOTS / "01-streaming.png")
     wait_for_ready(page)
+    # The smoke test checked the app in a browser; its verdict and screenshot reach the page.
+    expect(page.locator("#checks")).to_have_attribute("data-state", "passed", timeout=60_000)
+    shot = page.request.get(stack.url + page.locator("#checks a").get_attribute("href"))
+    assert shot.status == 200 and shot.body()[:8] == b"\x89PNG\r\n\x1a\n"
     page.screenshot(path=SHOTS / "02-ready.png")
 
     first_file = min(recorder.times("file_start"))

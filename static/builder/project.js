@@ -35,7 +35,7 @@
   }
 
   function isLive(g) {
-    const buildOpen = !g.build || !["ready", "failed"].includes(g.build.status);
+    const buildOpen = !g.build || !g.build.final;
     return g.status === "queued" || g.status === "running" || (g.status === "done" && buildOpen);
   }
 
@@ -77,8 +77,11 @@
         Object.assign(g, { files: {}, order: [], explanation: "", issues: [], writing: null, notice: f.message });
         break;
       case "build":
-        g.build = { id: f.build, status: f.status, step: f.step, message: f.message,
-                    preview_url: f.preview_url || (g.build && g.build.preview_url) };
+        g.build = Object.assign({}, g.build && g.build.id === f.build ? g.build : {}, {
+          id: f.build, status: f.status, step: f.step, message: f.message, final: !!f.final,
+        });
+        if (f.preview_url) g.build.preview_url = f.preview_url;
+        if (f.scores) Object.assign(g.build, { scores: f.scores, smoke_passed: f.step === "smoke test passed" });
         break;
     }
   }
@@ -175,6 +178,7 @@
       message.hidden = build.status !== "failed";
       message.textContent = build.message || "";
     }
+    renderChecks(build);
     const url = build && build.status === "ready" ? build.preview_url : null;
     if (url && frame.dataset.build !== String(build.id)) {
       frame.dataset.build = String(build.id);
@@ -185,6 +189,31 @@
     }
     el("actions").hidden = !g || !["done", "failed", "cancelled"].includes(g.status);
     el("stop").hidden = !g || !["queued", "running"].includes(g.status);
+  }
+
+  // The smoke test's verdict under the preview: what passed, and why a preview is blank.
+  function renderChecks(build) {
+    const checks = el("checks");
+    checks.replaceChildren();
+    checks.hidden = !build || build.status !== "ready";
+    if (checks.hidden) return;
+    if (build.smoke_passed === undefined || build.smoke_passed === null) {
+      checks.dataset.state = "running";
+      checks.textContent = "Checking the app in a browser…";
+      return;
+    }
+    const scores = build.scores || {};
+    checks.dataset.state = build.smoke_passed ? "passed" : "failed";
+    const summary = scores.message || build.smoke_message ||
+      (build.smoke_passed ? "Smoke test passed" : "Smoke test failed: see the build log");
+    checks.append(document.createTextNode(summary));
+    if (build.screenshot_url) {
+      const link = document.createElement("a");
+      link.href = build.screenshot_url;
+      link.target = "_blank";
+      link.textContent = "screenshot";
+      checks.append(" · ", link);
+    }
   }
 
   function render() { renderChat(); renderFiles(); renderPreview(); }
