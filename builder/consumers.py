@@ -131,6 +131,8 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
                     if frame.get("type") == "build" and frame.get("status") == Build.Status.READY:
                         frame["preview_url"] = await self._preview_url(frame["build"])
                     await self.send_json({**frame, "type": "frame", "kind": frame["type"], "generation": generation_id})
+                    if frame["type"] == "repair":  # the build failed; a repair generation starts
+                        await self._announce_repair(frame["repair"])
                     if frame["type"] == "done" or (frame["type"] == "build" and frame.get("final")):
                         # The whole files of the new version (the stream carried edits as diffs), and
                         # at the end the build's smoke results and screenshot.
@@ -139,6 +141,10 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
                         return
         finally:
             await tail.close()
+
+    async def _announce_repair(self, generation_id: int) -> None:
+        generation = await database_sync_to_async(selectors.generation_for)(self.user, generation_id)
+        await self._announce_and_follow(generation)
 
     async def _send_generation_state(self, generation_id: int) -> None:
         def state():

@@ -68,6 +68,7 @@ def generation_state(generation: Generation, user) -> dict:
         "turn": generation.turn_id,
         "prompt": generation.turn.prompt,
         "candidate": generation.candidate,
+        "kind": generation.kind,
         "seed": generation.seed,  # with the model version, enough to reproduce this candidate
         "status": generation.status,
         "model": generation.model_version.name,

@@ -166,6 +166,8 @@ MODEL_API_KEY = env("MODEL_API_KEY", default="not-needed")
 MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=16000)
 MODEL_TIMEOUT_S = env.float("MODEL_TIMEOUT_S", default=300.0)
 BLUEPRINT_PORT = env.int("BLUEPRINT_PORT", default=8100)
+# A version that fails to build (or renders broken) goes back to the model at most this many times.
+REPAIR_ATTEMPTS = env.int("REPAIR_ATTEMPTS", default=2)
 # Pace of the offline server's stream, so a person sees files form (0 = as fast as possible).
 BLUEPRINT_TOKEN_DELAY_MS = env.float("BLUEPRINT_TOKEN_DELAY_MS", default=1.0)
 

@@ -9,16 +9,23 @@ def completion_messages(generation: Generation) -> list[dict]:
 
 
 def record_pair(
-    *, chosen: Generation, rejected: Generation, source: str, feedback: Feedback | None = None
+    *,
+    chosen: Generation,
+    rejected: Generation,
+    source: str,
+    feedback: Feedback | None = None,
+    chosen_messages: list[dict] | None = None,
+    prompt: list[dict] | None = None,
 ) -> PreferencePair:
-    """Store (or return the existing) ordering chosen > rejected. Both answered the same prompt
-    context, so the chosen generation's request messages are the pair's prompt."""
+    """Store (or return the existing) ordering chosen > rejected. By default both answered the same
+    prompt context, so the chosen generation's request messages are the pair's prompt; a repair pair
+    passes the original prompt and the fixed app written whole instead."""
     pair, _ = PreferencePair.objects.get_or_create(
         chosen_generation=chosen,
         rejected_generation=rejected,
         defaults={
-            "prompt": chosen.request_messages,
-            "chosen": completion_messages(chosen),
+            "prompt": prompt if prompt is not None else chosen.request_messages,
+            "chosen": chosen_messages if chosen_messages is not None else completion_messages(chosen),
             "rejected": completion_messages(rejected),
             "source": source,
             "feedback": feedback,

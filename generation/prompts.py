@@ -39,6 +39,21 @@ orders. Nothing may load from the internet."""
 REQUEST_HEADING = "## Request"
 
 DEFAULT_BUDGET_TOKENS = 12_000
+
+# A repair request: the errors of a build (or smoke test) handed back to the model.
+REPAIR_OPENING = "The app does not work yet"
+REPAIR_REQUEST = (
+    REPAIR_OPENING + ": it {problem}.\n\nErrors:\n{errors}\n\n"
+    "Fix it with the smallest change that makes it work: <edit> blocks, or whole files where needed."
+)
+
+
+def repair_prompt(*, problem: str, errors: str) -> str:
+    return REPAIR_REQUEST.format(problem=problem, errors=errors.strip()[:4000])
+
+
+def is_repair_request(request: str) -> bool:
+    return request.lstrip().startswith(REPAIR_OPENING)
 CHARS_PER_TOKEN = 4  # the estimate: tokens ~ characters / 4
 KEEP_TURNS = 2  # the latest turns stay in full before any file is summarised
 SUMMARY_FIRST_LINES = 8

@@ -16,7 +16,7 @@ import docker.types
 import requests.exceptions
 from django.conf import settings
 
-from sandbox.errors import BUILD_TIMED_OUT, BuildFailed, EngineUnavailable
+from sandbox.errors import BUILD_TIMED_OUT, PREVIEW_GONE, BuildFailed, EngineUnavailable, PreviewFailed
 
 SANDBOX_UID = 65534  # "nobody": owns nothing in the image
 # A preview's only mount: its slot folder, holding the socket (app.sock), the built app (app/,
@@ -38,7 +38,7 @@ def client() -> docker.DockerClient:
     return engine
 
 
-def _engine_call(fn, *args, **kwargs):
+def engine_call(fn, *args, **kwargs):
     """Run one engine call, turning a vanished dockerd into EngineUnavailable (and a fresh client)."""
     try:
         return fn(*args, **kwargs)
@@ -53,7 +53,7 @@ def runtime_name() -> str:
     wanted = settings.SANDBOX_RUNTIME
     if wanted == "runc":
         return "runc"
-    available = _engine_call(client().info).get("Runtimes", {})
+    available = engine_call(client().info).get("Runtimes", {})
     if "runsc" in available:
         return "runsc"
     if wanted == "runsc":
@@ -129,7 +129,7 @@ def run_build(*, image: str, src_dir: Path, out_dir: Path, build_id: int, owner_
     when it runs past BUILD_TIMEOUT_S.
     """
     engine = client()
-    container = _engine_call(
+    container = engine_call(
         engine.containers.run,
         image,
         command=["/opt/kiln/build.sh"],
@@ -154,7 +154,7 @@ def start_slot(*, image: str, slot_dir: Path, slot: str, role: str, ttl_s: int, 
                project_id: int | None = None, build_id: int | None = None):
     """Start an app server on slot_dir (mounted at /run/preview): it binds slot_dir/app.sock and waits
     for an app (POST /__kiln/load). role "preview" for a build's own (cold) start, "pool" for a warm slot."""
-    return _engine_call(
+    return engine_call(
         client().containers.run,
         image,
         volumes=_bind(slot_dir, RUN_MOUNT, "rw"),
@@ -168,7 +168,7 @@ def start_slot(*, image: str, slot_dir: Path, slot: str, role: str, ttl_s: int, 
 def get_container(container_id: str):
     """The container, or None when the engine does not know it."""
     try:
-        return _engine_call(client().containers.get, container_id)
+        return engine_call(client().containers.get, container_id)
     except docker.errors.NotFound:
         return None
 
@@ -187,19 +187,28 @@ def kill_container(container_id: str) -> None:
     """Stop a hung container at once (SIGKILL to its init ends every process in it)."""
     container = get_container(container_id)
     if container is not None and container.status == "running":
-        _engine_call(container.kill)
-        _engine_call(container.wait, timeout=30)
+        engine_call(container.kill)
+        engine_call(container.wait, timeout=30)
 
 
 def start_again(container_id: str) -> None:
-    """Start an exited container again, with the same profile and mounts."""
-    _engine_call(get_container(container_id).start)
+    """Start an exited container again, with the same profile and mounts. A container that vanished
+    or is being removed meanwhile (a newer preview retired it) is a PreviewFailed, not a crash."""
+    container = get_container(container_id)
+    try:
+        if container is None:
+            raise docker.errors.NotFound(container_id)
+        engine_call(container.start)
+    except (docker.errors.NotFound, docker.errors.APIError) as error:
+        if isinstance(error, docker.errors.APIError) and error.status_code not in (404, 409):
+            raise
+        raise PreviewFailed(PREVIEW_GONE, log=str(error)) from error
 
 
 def container_logs(container_id: str) -> str:
     """The container's output (the last 64 KiB: a log flood must not flood Kiln's database)."""
     try:
-        logs = _engine_call(client().containers.get, container_id).logs(tail=400)
+        logs = engine_call(client().containers.get, container_id).logs(tail=400)
     except docker.errors.NotFound:
         return ""
     return logs[-65536:].decode(errors="replace")
@@ -207,7 +216,7 @@ def container_logs(container_id: str) -> str:
 
 def container_running(container_id: str) -> bool:
     try:
-        container = _engine_call(client().containers.get, container_id)
+        container = engine_call(client().containers.get, container_id)
     except docker.errors.NotFound:
         return False
     return container.status == "running"
@@ -215,14 +224,14 @@ def container_running(container_id: str) -> bool:
 
 def _remove(container) -> None:
     try:
-        _engine_call(container.remove, force=True)
+        engine_call(container.remove, force=True)
     except docker.errors.NotFound:
         pass  # already gone: that is the state we wanted
 
 
 def remove_container(container_id: str) -> None:
     try:
-        container = _engine_call(client().containers.get, container_id)
+        container = engine_call(client().containers.get, container_id)
     except docker.errors.NotFound:
         return
     _remove(container)
@@ -231,7 +240,7 @@ def remove_container(container_id: str) -> None:
 def instance_containers(**labels: str):
     """This KILN_INSTANCE's containers (running or not), optionally with more labels (role="pool")."""
     wanted = [f"kiln.instance={settings.KILN_INSTANCE}", *(f"kiln.{k}={v}" for k, v in labels.items())]
-    return _engine_call(client().containers.list, all=True, filters={"label": wanted})
+    return engine_call(client().containers.list, all=True, filters={"label": wanted})
 
 
 

@@ -78,7 +78,7 @@ def debian_mirror() -> str:
 
 def _image_exists(client, tag: str) -> bool:
     try:
-        client.images.get(tag)
+        docker_driver.engine_call(client.images.get, tag)  # a stopped dockerd: EngineUnavailable
     except docker.errors.ImageNotFound:
         return False
     return True

@@ -12,6 +12,7 @@ Folders (all under SANDBOX_DIR):
 
 import datetime
 import json
+import logging
 import os
 import re
 import secrets
@@ -46,6 +47,9 @@ from sandbox.errors import (
 )
 from sandbox.image import ensure_runtime_image
 from sandbox.models import Build
+from sandbox.signals import build_finished
+
+logger = logging.getLogger(__name__)
 
 TICKET_MAX_AGE_S = 300
 TICKET_SALT = "kiln.preview.ticket"
@@ -84,6 +88,10 @@ def _publish(build: Build, *, step: str, message: str = "", final: bool = False,
     """`final` marks the build's last frame: the websocket stops following the stream after it.
     Exactly one frame per build is final, and it is the last: the pipeline's end (failed, ready
     without a smoke test, or the smoke result). Later changes (stopped, reaped) send no frame."""
+    if final:
+        for receiver, error in build_finished.send_robust(sender=Build, build=build):
+            if error is not None:  # the final frame must go out whatever a receiver did
+                logger.error("build_finished receiver %s failed", receiver, exc_info=error)
     if build.stream_key:
         append_event(
             build.stream_key,

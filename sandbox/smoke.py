@@ -18,8 +18,8 @@ bound to the thread that started it, and a Celery task or a test may already run
 """
 
 import atexit
-import contextlib
 import base64
+import contextlib
 import json
 import queue
 import re

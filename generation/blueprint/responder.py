@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 
 from generation.blueprint import edits, planner, writer
+from generation.prompts import is_repair_request
 from generation.protocol import parse
 
 _NEW_APP = re.compile(
@@ -39,6 +40,8 @@ def respond(messages: list[dict], *, seed: int | None = None) -> str:
     request = _request_text(last)
 
     current = _current_app(messages)
+    if is_repair_request(request):
+        return _repair(*current) if current else CANNOT_REPAIR
     if current is None or _NEW_APP.search(request.lower()):
         plan = planner.plan_app(request)
         style = writer.choose_style(plan, seed)
@@ -87,6 +90,27 @@ def _follow_up(
             f"so the list of {plan.plural} starts empty."
         )
     return "\n".join([intro, "", *parts, "", "Open the preview to see the change."]) + "\n"
+
+
+CANNOT_REPAIR = (
+    "The offline blueprint model cannot read this app's plan back (its app.json is not one it wrote), so it "
+    "cannot repair it. A full model can.\n"
+)
+
+
+def _repair(files: dict[str, str], plan: planner.AppPlan, style: writer.Style) -> str:
+    """Its own apps always build, so a broken one was damaged after it wrote it: write back, whole,
+    every file that no longer matches what the plan renders to."""
+    intended = writer.as_written(writer.write_app(plan, style))
+    damaged = [path for path, content in intended.items() if files.get(path) != content]
+    if not damaged:
+        return (
+            "Every file is as the blueprint wrote it, so the error is not one it can fix: "
+            "it left the app as it is.\n"
+        )
+    parts = [edits.render_file(path, intended[path]) for path in damaged]
+    intro = f"I rewrote {_join(damaged)} from the app's plan, so it builds and runs again."
+    return "\n".join([intro, "", *parts, ""]) + "\n"
 
 
 def _request_text(text: str) -> str:

@@ -70,11 +70,13 @@
         g.issues.push(`Deleted ${f.path}`);
         break;
       case "protocol_error": g.issues.push(f.message); break;
+      case "repair": g.notice = f.message; break;
+      case "repair_gave_up": g.error = f.message; break;
       case "done": g.status = "done"; g.version = f.version; break;
       case "failed": g.status = "failed"; g.error = f.message; break;
       case "cancelled": g.status = "cancelled"; g.error = f.message; g.writing = null; break;
       case "reset": // the worker died and another one starts over: drop what the first one wrote
-        Object.assign(g, { files: {}, order: [], explanation: "", issues: [], writing: null, notice: f.message });
+        Object.assign(g, { files: {}, order: [], explanation: "", issues: [], writing: null, restarted: f.message });
         break;
       case "build":
         g.build = Object.assign({}, g.build && g.build.id === f.build ? g.build : {}, {
@@ -114,7 +116,8 @@
         tab.className = "candidate" + (gid === selectedId ? " selected" : "");
         tab.dataset.generation = gid;
         tab.dataset.status = g.status;
-        tab.innerHTML = `<b>Candidate ${g.candidate}</b> <span class="muted">${statusLabel(g)}</span>` +
+        const label = g.kind === "repair" ? "Repair" : `Candidate ${g.candidate}`;
+        tab.innerHTML = `<b>${label}</b> <span class="muted">${statusLabel(g)}</span>` +
           (g.verdict ? ` <span class="verdict ${g.verdict}">${g.verdict}ed</span>` : "");
         tab.addEventListener("click", () => select(gid));
         tabs.append(tab);
@@ -126,7 +129,8 @@
       kiln.dataset.testid = "explanation";
       kiln.textContent = (g.explanation || "").trim() || (g.status === "failed" ? "" : "…");
       li.append(kiln);
-      if (g.notice && isLive(g)) li.append(note("warn", g.notice));
+      if (g.restarted && isLive(g)) li.append(note("warn", g.restarted));
+      if (g.notice) li.append(note("warn", g.notice));
       for (const issue of g.issues) li.append(note("warn", issue));
       if (g.error) li.append(note("error", g.error));
       list.append(li);
