@@ -8,6 +8,7 @@ from builder.models import Project, Turn
 from generation.models import Generation
 from generation.prompts import build_messages
 from generation.router import pick_model_version, pick_model_versions
+from sandbox.previews import delete_project_data
 
 MAX_PROMPT_CHARS = 20_000
 PROMPT_EMPTY = "Type what you want to build."
@@ -17,6 +18,13 @@ NAME_EMPTY = "Give the project a name."
 
 class InvalidRequest(ValueError):
     """A user-correctable problem; str(exc) is the message shown to the user."""
+
+
+def delete_project(*, project: Project) -> None:
+    """Delete a project with everything it made: its previews are stopped and its apps' stored
+    records (the per-project entity data) are deleted with it."""
+    delete_project_data(project_id=project.id)
+    project.delete()
 
 
 def create_project(*, owner, name: str) -> Project:

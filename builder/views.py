@@ -25,6 +25,15 @@ def project_create(request):
 
 
 @login_required
+@require_POST
+def project_delete(request, project_id):
+    project = selectors.project_for(request.user, project_id)
+    services.delete_project(project=project)
+    messages.success(request, f"Deleted “{project.name}” with its previews and stored data.")
+    return redirect("project_list")
+
+
+@login_required
 def project_detail(request, project_id):
     project = selectors.project_for(request.user, project_id)
     return render(request, "builder/project_detail.html", {"project": project})

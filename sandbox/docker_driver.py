@@ -227,6 +227,10 @@ def _remove(container) -> None:
         engine_call(container.remove, force=True)
     except docker.errors.NotFound:
         pass  # already gone: that is the state we wanted
+    except docker.errors.APIError as error:
+        # Another worker (or the watchdog) is removing it right now: also the state we wanted.
+        if error.status_code != 409 or "already in progress" not in str(error):
+            raise
 
 
 def remove_container(container_id: str) -> None:

@@ -18,6 +18,14 @@ from sandbox.models import Build
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def no_containers_left():
+    yield
+    from sandbox.docker_driver import remove_all_for_instance
+
+    remove_all_for_instance()
+
 PROMPT = "a todo list where I can add, tick and delete tasks"
 
 
