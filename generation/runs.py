@@ -146,6 +146,7 @@ def _stream(generation: Generation) -> None:
                 publisher.add(event_to_frame(event))
         for event in parser.finish(stream.result.finish_reason):
             publisher.add(event_to_frame(event))
+        publisher.flush()  # the last text reaches the browser now, not after the database writes below
     except openai.APIConnectionError as exc:
         return _fail(generation, publisher, MODEL_UNREACHABLE.format(detail=exc.__class__.__name__))
     except openai.APIError as exc:
