@@ -1,7 +1,6 @@
 """What the blueprint model plans and writes for prompts it has never seen, and that the apps compile."""
 
 import json
-import os
 
 import pytest
 
@@ -203,26 +202,7 @@ COMPILE_PROMPTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runtime_image():
-    from sandbox.image import ensure_runtime_image
-
-    return ensure_runtime_image()
-
-
 @pytest.mark.parametrize("prompt", COMPILE_PROMPTS)
-def test_generated_apps_build_in_the_runtime_image(prompt, tmp_path, runtime_image):
-    from sandbox.docker_driver import SANDBOX_UID, run_build
-
+def test_generated_apps_build_in_the_runtime_image(prompt, bundle):
     _, files = app_for(prompt, seed=len(prompt))
-    src, out = tmp_path / "src", tmp_path / "out"
-    for path, content in files.items():
-        (src / path).parent.mkdir(parents=True, exist_ok=True)
-        (src / path).write_text(content)
-    out.mkdir()
-    os.chown(out, SANDBOX_UID, SANDBOX_UID)  # the build step runs as the sandbox user
-
-    result = run_build(image=runtime_image, src_dir=src, out_dir=out, build_id=0, owner_id=0, project_id=0)
-
-    assert result.exit_code == 0, result.logs
-    assert (out / "bundle.js").stat().st_size > 10_000
+    bundle(files)
