@@ -43,6 +43,9 @@ def append_events(stream_key: str, events: list[dict]) -> None:
     """Append several events in one round trip to Redis (same numbering as append_event)."""
     if not events:
         return
+    if len(events) == 1:  # the usual case: one EVALSHA, no pipeline's SCRIPT EXISTS round trip
+        append_event(stream_key, events[0])
+        return
     pipe = redis_client().pipeline(transaction=False)
     for event in events:
         _append_script()(keys=[stream_key], args=[json.dumps(event), 0], client=pipe)
