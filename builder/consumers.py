@@ -109,8 +109,8 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         state = await database_sync_to_async(record)()
         await self.send_json({"type": "generation", "generation": state})
 
-    async def _announce_and_follow(self, generation, *, select: bool = True):
-        state = await database_sync_to_async(selectors.generation_state)(generation, self.user)
+    async def _announce_and_follow(self, generation, *, select: bool = True, state: dict | None = None):
+        state = state or selectors.new_generation_state(generation)
         await self.send_json({"type": "generation", "generation": state, "select": select})
         self._follow(generation.id, generation.stream_key, 0)
 
@@ -143,8 +143,12 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             await tail.close()
 
     async def _announce_repair(self, generation_id: int) -> None:
-        generation = await database_sync_to_async(selectors.generation_for)(self.user, generation_id)
-        await self._announce_and_follow(generation)
+        def load():
+            generation = selectors.generation_for(self.user, generation_id)
+            return generation, selectors.generation_state(generation, self.user)
+
+        generation, state = await database_sync_to_async(load)()
+        await self._announce_and_follow(generation, state=state)
 
     async def _send_generation_state(self, generation_id: int) -> None:
         def state():

@@ -81,6 +81,17 @@ def generation_state(generation: Generation, user) -> dict:
     }
 
 
+def new_generation_state(generation: Generation) -> dict:
+    """The state of a generation just created in this request, built from the objects in hand with no
+    query, so the browser hears of it (and starts receiving its frames) at once."""
+    return {
+        "id": generation.id, "seq": 0, "turn": generation.turn_id, "prompt": generation.turn.prompt,
+        "candidate": generation.candidate, "kind": generation.kind, "seed": generation.seed,
+        "status": generation.status, "model": generation.model_version.name, "explanation": "", "error": "",
+        "files": {}, "version": None, "build": None, "verdict": None,
+    }
+
+
 def project_state(project: Project, user) -> dict:
     turns = project.turns.prefetch_related("generations__feedback", "generations__model_version")
     return {
