@@ -67,3 +67,20 @@ def make_generation(project, model_version):
         )
 
     return make
+
+
+@pytest.fixture
+def queue_generation(project, model_version):
+    """A queued first generation for `prompt`, with the messages Kiln would send the model."""
+    from builder.models import Turn
+    from generation.models import Generation
+    from generation.prompts import build_messages
+
+    def queue(prompt: str, *, seed: int = 1):
+        turn = Turn.objects.create(project=project, prompt=prompt, seed=seed)
+        return Generation.objects.create(
+            turn=turn, model_version=model_version, seed=seed,
+            request_messages=build_messages(history=[], files={}, prompt=prompt),
+        )
+
+    return queue

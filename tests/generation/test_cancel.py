@@ -5,9 +5,7 @@ import time
 
 import pytest
 
-from builder.models import Turn
 from generation.models import Generation
-from generation.prompts import build_messages
 from generation.runs import CANCELLED, request_cancel, run_generation
 from generation.streaming import read_after
 from sandbox.models import Build
@@ -28,12 +26,8 @@ def slow_model_server(settings):
 
 
 @pytest.fixture
-def queued_generation(project, model_version):
-    turn = Turn.objects.create(project=project, prompt=PROMPT, seed=3)
-    return Generation.objects.create(
-        turn=turn, model_version=model_version, seed=3,
-        request_messages=build_messages(history=[], files={}, prompt=PROMPT),
-    )
+def queued_generation(queue_generation):
+    return queue_generation(PROMPT, seed=3)
 
 
 def test_a_queued_generation_stops_at_once_and_never_runs(queued_generation):

@@ -6,7 +6,6 @@ import pytest
 
 from builder.models import Turn
 from generation.models import Generation
-from generation.prompts import build_messages
 from generation.runs import CUT_OFF, run_generation
 from generation.streaming import read_after
 from sandbox.models import Build
@@ -27,14 +26,8 @@ def model_server():
 
 
 @pytest.fixture
-def queued_generation(project, model_version):
-    turn = Turn.objects.create(project=project, prompt=TODO_PROMPT, seed=7)
-    return Generation.objects.create(
-        turn=turn,
-        model_version=model_version,
-        seed=7,
-        request_messages=build_messages(history=[], files={}, prompt=TODO_PROMPT),
-    )
+def queued_generation(queue_generation):
+    return queue_generation(TODO_PROMPT, seed=7)
 
 
 def test_a_finished_run_stores_a_version_and_queues_its_build(settings, model_server, queued_generation):
