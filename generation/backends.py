@@ -4,7 +4,7 @@ server. So there is one client, the official `openai` package, configured per Mo
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import openai
@@ -20,7 +20,6 @@ class StreamResult:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class ModelStream:
