@@ -31,6 +31,7 @@ import django  # noqa: E402
 django.setup()
 
 import openai  # noqa: E402
+import redis  # noqa: E402
 import websockets  # noqa: E402
 
 from generation.prompts import build_messages  # noqa: E402
@@ -102,12 +103,42 @@ def direct(base_url: str, seed: int, max_tokens: int):
     return timeline
 
 
+def cpu_by_process(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each named process and its descendants that are
+    not themselves named."""
+    parent, seconds = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rpartition(")")[2].split()
+        except OSError:  # exited while we looked
+            continue
+        parent[int(entry)] = int(fields[1])
+        seconds[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+
+    owners = {pid: name for name, pid in roots.items()}
+
+    def owner(pid: int) -> str | None:
+        """The nearest named ancestor (the bench's own process is an ancestor of the stack's)."""
+        while pid > 1 and pid not in owners:
+            pid = parent.get(pid, 0)
+        return owners.get(pid)
+
+    totals = dict.fromkeys(roots, 0.0)
+    for pid, used in seconds.items():
+        if (name := owner(pid)) is not None:
+            totals[name] += used
+    return totals
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run_level(stack, sessions, concurrency, max_tokens, references):
+def run_level(stack, sessions, concurrency, max_tokens, references, dump=None):
     """`references` of the generations get a direct reader beside them (for time to first frame);
     per-frame latency needs none, and 50 extra readers would only load the 2-core machine."""
     async def all_side_by_side():
@@ -119,8 +150,17 @@ def run_level(stack, sessions, concurrency, max_tokens, references):
                 for i, pid in enumerate(sessions["projects"][:concurrency])
             ))
 
+    roots = {name: process.pid for name, process in stack.processes}
+    roots["redis"] = redis.Redis.from_url(stack.env["REDIS_URL"]).info("server")["process_id"]
+    roots["bench clients"] = os.getpid()
+    cpu_before, started = cpu_by_process(roots), time.monotonic()
+    outcomes = asyncio.run(all_side_by_side())
+    cpu_after, wall = cpu_by_process(roots), time.monotonic() - started
+
+    if dump:
+        Path(dump).write_text(json.dumps({concurrency: [kiln for kiln, _ in outcomes]}))
     frames, firsts = [], []
-    for kiln, reference in asyncio.run(all_side_by_side()):
+    for kiln, reference in outcomes:
         frames += [added for _, _, added in kiln]
         if reference:
             firsts.append(kiln[0][0] - reference[0][0])
@@ -129,6 +169,9 @@ def run_level(stack, sessions, concurrency, max_tokens, references):
         "p50_ms": percentile(frames, 0.50) * 1000,
         "p99_ms": percentile(frames, 0.99) * 1000,
         "first_frame_ms": statistics.median(firsts) * 1000,
+        # CPU per frame delivered, by process: where the machine's time goes at this level.
+        "cpu_us_per_frame": {name: (cpu_after[name] - cpu_before[name]) / len(frames) * 1e6 for name in roots},
+        "machine_busy": sum(cpu_after[n] - cpu_before[n] for n in roots) / wall / os.cpu_count(),
     }
 
 
@@ -140,8 +183,11 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=1200, help="tokens per generation")
     parser.add_argument("--references", type=int, default=5,
                         help="generations per level that get a direct reader beside them (time to first frame)")
-    parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork",
-                        help="Celery pool of the generation worker (one slot per concurrent generation)")
+    parser.add_argument("--pool", choices=["prefork", "threads"], default="threads",
+                        help="Celery pool of the generation worker, one slot per concurrent generation "
+                             "(threads is what ./kiln start runs)")
+    parser.add_argument("--dump", metavar="PATH", help="write every frame's (seconds since prompt, chars, added "
+                        "latency) of the last level to this JSON file")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as workdir:
@@ -152,7 +198,7 @@ def main():
         stack.start(services=("blueprint", "worker-generation", "web"))
         try:
             sessions = json.loads(stack.django(SESSIONS.replace("range(N)", f"range({max(args.concurrency)})")))
-            results = {level: run_level(stack, sessions, level, args.max_tokens, min(level, args.references))
+            results = {level: run_level(stack, sessions, level, args.max_tokens, min(level, args.references), args.dump)
                        for level in args.concurrency}
         finally:
             stack.stop()
@@ -164,6 +210,12 @@ def main():
         goal = "5 / 25 ms" if level == 1 else "10 / 50 ms"
         print(f"{level:>10} {r['frames']:>7} {r['p50_ms']:>8.1f}ms {r['p99_ms']:>8.1f}ms {r['first_frame_ms']:>10.1f}ms"
               f"   {goal}")
+    print("\nCPU per frame delivered (user + system, each process with its children)")
+    names = list(next(iter(results.values()))["cpu_us_per_frame"])
+    print(f"{'concurrent':>10} " + " ".join(f"{n:>18}" for n in names) + f" {'machine busy':>13}")
+    for level, r in results.items():
+        print(f"{level:>10} " + " ".join(f"{r['cpu_us_per_frame'][n]:>16.0f}us" for n in names)
+              + f" {r['machine_busy']:>12.0%}")
     if len(results) > 1:
         low, high = results[min(results)], results[max(results)]
         print(f"\nratio {max(results)} vs {min(results)} concurrent: p50 x{high['p50_ms'] / max(low['p50_ms'], 0.1):.2f}, "

@@ -29,7 +29,9 @@ class Stack:
     blueprint_port: int = field(default_factory=free_port)
     processes: list = field(default_factory=list)
     redis_db: int = 14
-    generation_pool: tuple = ("-c", "2")  # prefork children, so a test can SIGKILL the one streaming
+    # The pool `./kiln start` runs: threads, since a generation mostly waits for the model's tokens.
+    # Tests of a killed pool process ask for ("-P", "prefork", "-c", "2").
+    generation_pool: tuple = ("-P", "threads", "-c", "8")
     extra_env: dict = field(default_factory=dict)
 
     @property

@@ -23,7 +23,18 @@ print(start_turn(project=project, prompt='a reading list with title, author and 
 
 @pytest.fixture
 def stack(tmp_path):
+    """Kiln's own generation worker: a threads pool, so a kill takes the whole worker."""
     stack = Stack(tmp_path).start(services=("blueprint", "worker-generation"))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def prefork_stack(tmp_path):
+    """A prefork worker, where one pool process can die alone (reject_on_worker_lost gives the
+    task back and a new pool process takes it)."""
+    stack = Stack(tmp_path, generation_pool=("-P", "prefork", "-c", "2")).start(
+        services=("blueprint", "worker-generation"))
     yield stack
     stack.stop()
 
@@ -63,7 +74,8 @@ def generation_row(stack, generation_id) -> dict:
     ))
 
 
-def test_a_killed_worker_process_is_replaced_and_the_generation_finishes(stack):
+def test_a_killed_worker_process_is_replaced_and_the_generation_finishes(prefork_stack):
+    stack = prefork_stack
     generation_id = int(stack.django(SETUP))
     killed = kill_current_holder(stack, generation_id, after_frames=20)
 
@@ -79,7 +91,8 @@ def test_a_killed_worker_process_is_replaced_and_the_generation_finishes(stack):
     assert holder is None or int(holder.decode().rsplit(":", 1)[1]) != killed
 
 
-def test_a_generation_whose_workers_keep_dying_fails_with_a_message(stack):
+def test_a_generation_whose_workers_keep_dying_fails_with_a_message(prefork_stack):
+    stack = prefork_stack
     generation_id = int(stack.django(SETUP))
     kill_current_holder(stack, generation_id, after_frames=20)
     kill_current_holder(stack, generation_id, after_frames=20)
