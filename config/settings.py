@@ -149,7 +149,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat runs inside the build worker (./kiln start passes -B): one schedule, one machine.
 CELERY_BEAT_SCHEDULE = {
     "reap-expired-previews": {"task": "sandbox.reap_previews", "schedule": 300.0},
-    "fail-stuck-generations": {"task": "generation.fail_stuck", "schedule": 60.0},
+    "recover-stuck-generations": {"task": "generation.recover_stuck", "schedule": 20.0},
 }
 
 # Per-generation event log (Redis Streams): how long a finished stream stays for late clients.

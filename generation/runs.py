@@ -27,6 +27,7 @@ NO_FILES = "The model answered without writing any files, so there is nothing to
 PROTOCOL_FAILED = "The model's output broke Kiln's file protocol: {detail}"
 CANCELLED = "Stopped. The partial files were not kept; your last version is unchanged."
 RESTARTED = "The worker running this generation stopped; starting it again from the beginning."
+REQUEUED = "The worker running this generation stopped. It starts again from the beginning as soon as a worker is free."
 WORKER_LOST = (
     "The worker running this generation stopped ({attempts} attempt(s)) and it could not finish. "
     "Nothing else was lost: send the prompt again."
@@ -223,23 +224,38 @@ def _cancel(generation: Generation, publisher: FramePublisher) -> None:
     expire(generation.stream_key)
 
 
-def fail_stuck_generations(*, silent_for_s: float = STUCK_AFTER_S) -> list[int]:
-    """The watchdog (beat): a running generation with no live worker and no heartbeat for
-    `silent_for_s` is failed with a clear message, so nothing stays "running" forever."""
-    failed = []
+def recover_stuck_generations(*, silent_for_s: float = STUCK_AFTER_S) -> dict[str, list[int]]:
+    """The watchdog (beat). A running generation with no lease holder and no heartbeat for
+    `silent_for_s` lost its whole worker, so no pool will hand its task back: it is queued again
+    while it has attempts left (the next worker starts it over, with a `reset` frame), and failed
+    with a clear message after that. Nothing stays "running" forever."""
+    outcome = {"requeued": [], "failed": []}
     for generation in Generation.objects.filter(status=Generation.Status.RUNNING):
         silence = claims.seconds_since_heartbeat(generation.id)
-        if claims.lease_holder(generation.id) is None and (silence is None or silence > silent_for_s):
-            taken = Generation.objects.filter(id=generation.id, status=Generation.Status.RUNNING).update(
-                status=Generation.Status.FAILED, error=WORKER_LOST.format(attempts=generation.attempts),
-                finished_at=timezone.now(),
-            )
+        if claims.lease_holder(generation.id) is not None or (silence is not None and silence <= silent_for_s):
+            continue
+        publisher = FramePublisher(generation.stream_key)
+        if generation.attempts < MAX_ATTEMPTS:
+            taken = Generation.objects.filter(
+                id=generation.id, status=Generation.Status.RUNNING, attempts=generation.attempts
+            ).update(status=Generation.Status.QUEUED)
             if taken:
-                publisher = FramePublisher(generation.stream_key)
-                publisher.add({"type": "failed", "message": WORKER_LOST.format(attempts=generation.attempts)})
+                publisher.add({"type": "status", "status": "queued", "message": REQUEUED})
                 publisher.flush()
-                failed.append(generation.id)
-    return failed
+                from generation.tasks import run  # the task module imports this one
+
+                run.delay(generation.id)
+                outcome["requeued"].append(generation.id)
+            continue
+        message = WORKER_LOST.format(attempts=generation.attempts)
+        taken = Generation.objects.filter(id=generation.id, status=Generation.Status.RUNNING).update(
+            status=Generation.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+        if taken:
+            publisher.add({"type": "failed", "message": message})
+            publisher.flush()
+            outcome["failed"].append(generation.id)
+    return outcome
 
 
 def base_version(generation: Generation):

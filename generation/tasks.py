@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from generation.runs import LeaseHeld, fail_stuck_generations, run_generation
+from generation.runs import LeaseHeld, recover_stuck_generations, run_generation
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-stream gives the message back, and the
@@ -18,6 +18,6 @@ def run(generation_id: int) -> None:
     run_generation(generation_id)
 
 
-@shared_task(name="generation.fail_stuck", soft_time_limit=60, time_limit=90)
-def fail_stuck() -> None:
-    fail_stuck_generations()
+@shared_task(name="generation.recover_stuck", soft_time_limit=60, time_limit=90)
+def recover_stuck() -> None:
+    recover_stuck_generations()

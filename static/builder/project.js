@@ -48,7 +48,10 @@
     // A finished generation's snapshot came whole from the database; only build news can follow.
     if (["done", "failed", "cancelled"].includes(g.status) && CONTENT_KINDS.includes(f.kind)) return;
     switch (f.kind) {
-      case "status": g.status = f.status; break;
+      case "status": // "queued" again after its whole worker died: say so until the restart
+        g.status = f.status;
+        if (f.message) g.restarted = f.message;
+        break;
       case "text": g.explanation = (g.explanation || "") + f.text; break;
       case "file_start":
         g.files = g.files || {};

@@ -6,7 +6,8 @@ import pytest
 
 from builder.models import Turn
 from generation.models import Generation
-from generation.runs import CUT_OFF, run_generation
+from generation import claims
+from generation.runs import CUT_OFF, MAX_ATTEMPTS, WORKER_LOST, recover_stuck_generations, run_generation
 from generation.streaming import read_after
 from sandbox.models import Build
 from tests.stack import free_port
@@ -140,3 +141,26 @@ def test_a_defective_answer_is_refused_shown_and_stored_as_a_negative(scripted_m
     assert kind in [d.kind for d in generation.defects.all()]
     assert read_after(generation.stream_key)[-1]["type"] == "failed"
     assert generation.error  # the user sees why
+
+
+def test_the_watchdog_fails_a_dead_generation_that_has_used_its_last_attempt(queued_generation):
+    Generation.objects.filter(id=queued_generation.id).update(status="running", attempts=MAX_ATTEMPTS)
+
+    outcome = recover_stuck_generations(silent_for_s=0)
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    message = WORKER_LOST.format(attempts=MAX_ATTEMPTS)
+    assert outcome == {"requeued": [], "failed": [generation.id]}
+    assert generation.status == "failed" and generation.error == message
+    told = read_after(generation.stream_key)[-1]
+    assert told["type"] == "failed" and told["message"] == message
+
+
+def test_the_watchdog_leaves_a_generation_whose_worker_still_holds_its_lease(queued_generation):
+    Generation.objects.filter(id=queued_generation.id).update(status="running", attempts=1)
+    assert claims.acquire(queued_generation.id)
+    try:
+        assert recover_stuck_generations(silent_for_s=0) == {"requeued": [], "failed": []}
+    finally:
+        claims.release(queued_generation.id)
+    assert Generation.objects.get(id=queued_generation.id).status == "running"

@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from generation.runs import RESTARTED, WORKER_LOST
+from generation.runs import REQUEUED, RESTARTED, WORKER_LOST
 from tests.stack import Stack
 
 SETUP = """
@@ -103,23 +103,32 @@ def test_a_generation_whose_workers_keep_dying_fails_with_a_message(prefork_stac
     assert generation_row(stack, generation_id)["status"] == "failed"
 
 
-def test_the_watchdog_fails_a_generation_whose_whole_worker_died(stack):
+def test_a_generation_whose_whole_worker_died_is_queued_again_and_finishes_on_the_next_worker(stack):
     generation_id = int(stack.django(SETUP))
     wait_for(lambda: len(frames(stack, generation_id)) > 20, 30, "frames to stream")
     worker = stack.process("worker-generation")
-    # The whole worker at once (main process and its pool): nobody is left to give the task back.
+    # The whole worker at once: nobody is left to give the task back, only the watchdog notices.
     for pid in [worker.pid, *_children_of(worker.pid)]:
         os.kill(pid, signal.SIGKILL)
     worker.wait()
 
     time.sleep(7)  # the dead worker's lease runs out
-    failed_ids = stack.django("from generation.runs import fail_stuck_generations;"
-                              "print(fail_stuck_generations(silent_for_s=5))")
+    outcome = stack.django("from generation.runs import recover_stuck_generations;"
+                           "print(recover_stuck_generations(silent_for_s=5))")
 
-    assert failed_ids == f"[{generation_id}]"
+    assert outcome == f"{{'requeued': [{generation_id}], 'failed': []}}"
+    assert generation_row(stack, generation_id)["status"] == "queued"
+    told = frames(stack, generation_id)[-1]
+    assert told["type"] == "status" and told["status"] == "queued" and told["message"] == REQUEUED
+
+    stack.start_service("worker-generation")
+    wait_for(lambda: any(f["type"] == "done" for f in frames(stack, generation_id)), 90, "the new worker to finish")
+
     row = generation_row(stack, generation_id)
-    assert row["status"] == "failed" and row["error"] == WORKER_LOST.format(attempts=1)
-    assert frames(stack, generation_id)[-1]["type"] == "failed"
+    assert row["status"] == "done" and row["attempts"] == 2 and row["version"]
+    stream = frames(stack, generation_id)
+    assert [f["seq"] for f in stream] == list(range(1, len(stream) + 1))
+    assert [f["message"] for f in stream if f["type"] == "reset"] == [RESTARTED]
 
 
 def _children_of(pid: int) -> list[int]:
