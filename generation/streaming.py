@@ -1,16 +1,26 @@
 """The per-generation event log: one Redis Stream per generation, every entry numbered.
 
-Entry ids are "<seq>-0" with seq = 1, 2, 3…, so a client that saw frame N resumes with XREAD from
-"N-0" and gets every later frame exactly once. This is the one publishing path to browsers: the
-generation task and the build worker append here; the websocket consumer only reads.
+Entry ids are "<seq>-0" with seq = 1, 2, 3…, so a client that saw frame N resumes from "N-0" and
+gets every later frame exactly once. This is the one publishing path to browsers: the generation task
+and the build worker append here; the websocket consumer only reads.
+
+The stream is the record; live delivery rides on Redis pub/sub. The same script that appends a frame
+publishes it (with its seq) on the stream's channel, so a websocket process receives every live frame
+of every stream it follows on one subscribed connection, with no command sent per frame. A follower
+reads the stream itself to catch up, and whenever a seq is missing from what the channel brought.
 """
 
+import asyncio
 import json
+import logging
+import weakref
 from functools import lru_cache
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 # Lua keeps "read last id, add next" atomic, so two writers (generation task, build worker) never
 # collide on a sequence number.
@@ -20,6 +30,7 @@ local seq = 1
 if last[1] then seq = tonumber(string.match(last[1][1], '^(%d+)')) + 1 end
 redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[1])
 if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], seq .. ' ' .. ARGV[1])
 return seq
 """
 
@@ -34,9 +45,17 @@ def _append_script():
     return redis_client().register_script(_APPEND_SCRIPT)  # EVALSHA: the script body is sent once
 
 
+def live_channel(stream_key: str) -> str:
+    """The pub/sub channel of a stream. Channels are not scoped by Redis database, keys are, so the
+    database number is part of the name (tests and a dev instance may share one Redis)."""
+    return f"kiln:live:{redis_client().connection_pool.connection_kwargs.get('db', 0)}:{stream_key}"
+
+
 def append_event(stream_key: str, event: dict, *, ttl_s: int | None = None) -> int:
     """Append one event and return its sequence number. ttl_s (optional) sets the stream's expiry."""
-    return int(_append_script()(keys=[stream_key], args=[json.dumps(event), ttl_s or 0]))
+    return int(
+        _append_script()(keys=[stream_key], args=[json.dumps(event), ttl_s or 0, live_channel(stream_key)])
+    )
 
 
 def append_events(stream_key: str, events: list[dict]) -> None:
@@ -48,7 +67,9 @@ def append_events(stream_key: str, events: list[dict]) -> None:
         return
     pipe = redis_client().pipeline(transaction=False)
     for event in events:
-        _append_script()(keys=[stream_key], args=[json.dumps(event), 0], client=pipe)
+        _append_script()(
+            keys=[stream_key], args=[json.dumps(event), 0, live_channel(stream_key)], client=pipe
+        )
     pipe.execute()
 
 
@@ -72,23 +93,157 @@ def read_after(stream_key: str, after_seq: int = 0) -> list[dict]:
 
 
 class StreamTail:
-    """Async reader for the websocket consumer: blocks until frames after `after_seq` exist."""
+    """Async reader for the websocket consumer: blocks until frames after `after_seq` exist, and
+    returns each frame once, in order. Live frames come from the process's `_LiveFrames`; the stream
+    itself is read to catch up at the start, to fill a gap, and after block_ms of quiet."""
 
     def __init__(self, stream_key: str, after_seq: int = 0):
         self.stream_key = stream_key
+        self.channel = live_channel(stream_key)
         self.after_seq = after_seq
-        self._redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        self._live: list[dict] = []
+        self._arrived = asyncio.Event()
+        self._read_stream_next = True
+        self._hub: _LiveFrames | None = None
 
     async def next_frames(self, block_ms: int = 5000) -> list[dict]:
-        result = await self._redis.xread({self.stream_key: f"{self.after_seq}-0"}, block=block_ms, count=500)
-        if not result:
-            return []
-        frames = _decode(result[0][1])
-        self.after_seq = frames[-1]["seq"]
-        return frames
+        """The frames after the last one returned; [] when none came for block_ms."""
+        try:
+            async with asyncio.timeout(block_ms / 1000):
+                if self._hub is None:
+                    self._hub = _LiveFrames.for_running_loop()
+                    # Subscribed before the first stream read: a frame is either already in the
+                    # stream when it is read, or published after, and so comes on the channel.
+                    await self._hub.follow(self)
+                while True:
+                    fresh = await self._read_stream() if self._read_stream_next else self._take_live()
+                    if fresh:
+                        return fresh
+                    if self._read_stream_next or self._live:
+                        continue
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            return await self._read_stream()  # quiet for a while: make sure nothing was missed
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        if self._hub is not None:
+            await self._hub.unfollow(self)
+            self._hub = None
+
+    def _deliver(self, frame: dict) -> None:
+        self._live.append(frame)
+        self._arrived.set()
+
+    def _lost_track(self) -> None:
+        """The channel may have dropped frames (a reconnect): read the stream next."""
+        self._read_stream_next = True
+        self._arrived.set()
+
+    def _take_live(self) -> list[dict]:
+        fresh = []
+        for frame in self._live:
+            if frame["seq"] <= self.after_seq:
+                continue  # already read from the stream
+            if frame["seq"] != self.after_seq + 1:
+                self._read_stream_next = True  # a frame is missing: the stream has it
+                break
+            fresh.append(frame)
+            self.after_seq = frame["seq"]
+        self._live.clear()
+        return fresh
+
+    async def _read_stream(self) -> list[dict]:
+        self._read_stream_next = False
+        entries = await self._hub.redis.xrange(self.stream_key, min=f"({self.after_seq}-0", max="+")
+        frames = _decode(entries)
+        if frames:
+            self.after_seq = frames[-1]["seq"]
+        return frames
+
+
+class _LiveFrames:
+    """One subscribed pub/sub connection per event loop, for the live frames of every stream its
+    tails follow; it stops when the last tail leaves."""
+
+    @classmethod
+    def for_running_loop(cls) -> "_LiveFrames":
+        loop = asyncio.get_running_loop()
+        if loop not in _LIVE:
+            _LIVE[loop] = cls()
+        return _LIVE[loop]
+
+    def __init__(self):
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        self.pubsub = self.redis.pubsub()
+        self.tails: dict[str, set[StreamTail]] = {}
+        self.confirmed: dict[str, asyncio.Event] = {}
+        self.commands = asyncio.Lock()
+        self.task: asyncio.Task | None = None
+
+    async def follow(self, tail: StreamTail) -> None:
+        """Returns once the channel is subscribed (Redis confirmed it)."""
+        channel = tail.channel
+        self.tails.setdefault(channel, set()).add(tail)
+        if channel not in self.confirmed:
+            self.confirmed[channel] = asyncio.Event()
+            async with self.commands:  # the first command opens the connection: only once
+                await self.pubsub.subscribe(channel)
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+        await self.confirmed[channel].wait()
+
+    async def unfollow(self, tail: StreamTail) -> None:
+        followers = self.tails.get(tail.channel)
+        if followers is None:
+            return
+        followers.discard(tail)
+        if not followers:
+            del self.tails[tail.channel]
+            self.confirmed.pop(tail.channel, None)
+            try:
+                async with self.commands:
+                    await self.pubsub.unsubscribe(tail.channel)
+            except redis.RedisError:
+                pass  # the connection is gone, and the subscription with it
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.tails:
+                try:
+                    message = await self.pubsub.get_message(timeout=None)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    # Redis restarted or the connection broke: reconnecting resubscribes every
+                    # channel, and each tail reads its stream for what went by meanwhile.
+                    log.warning("live frames: %s; reconnecting", exc)
+                    await asyncio.sleep(0.5)
+                    for tails in self.tails.values():
+                        for tail in tails:
+                            tail._lost_track()
+                    continue
+                if message is None:
+                    continue
+                channel = message["channel"].decode()
+                if message["type"] == "subscribe":
+                    if channel in self.confirmed:
+                        self.confirmed[channel].set()
+                elif message["type"] == "message":
+                    seq, _, payload = message["data"].partition(b" ")
+                    frame = json.loads(payload)
+                    frame["seq"] = int(seq)
+                    for tail in self.tails.get(channel, ()):
+                        tail._deliver(dict(frame) if len(self.tails[channel]) > 1 else frame)
+        finally:
+            self.task = None
+            if _LIVE.get(loop) is self:
+                del _LIVE[loop]
+            await self.pubsub.aclose()
+            await self.redis.aclose()
+
+
+# One per event loop: its Redis connections belong to that loop.
+_LIVE: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LiveFrames]" = weakref.WeakKeyDictionary()
 
 
 def last_seq(stream_key: str) -> int:
