@@ -69,6 +69,9 @@ class BlueprintServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Tokens are small writes: with Nagle's algorithm on, one waits for the client's delayed ACK of
+    # the one before (~40 ms on Linux), as a real server's first tokens never do.
+    disable_nagle_algorithm = True
     server_version = "kiln-blueprint"
     sys_version = ""
 
