@@ -162,6 +162,9 @@ CELERY_BEAT_SCHEDULE = {
 GENERATION_STREAM_TTL_S = env.int("GENERATION_STREAM_TTL_S", default=24 * 3600)
 # Tokens arriving within this window are sent as one frame.
 GENERATION_COALESCE_MS = env.int("GENERATION_COALESCE_MS", default=4)
+# A generation still streaming after this long is stopped and fails with a message (the threads pool
+# does not enforce Celery's time limits, so the run checks it itself).
+GENERATION_MAX_S = env.float("GENERATION_MAX_S", default=600.0)
 
 # --- Model backend -----------------------------------------------------------------------------------
 

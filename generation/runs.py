@@ -26,6 +26,10 @@ CUT_OFF = "The response was cut off by the length limit before the app was compl
 NO_FILES = "The model answered without writing any files, so there is nothing to build."
 PROTOCOL_FAILED = "The model's output broke Kiln's file protocol: {detail}"
 CANCELLED = "Stopped. The partial files were not kept; your last version is unchanged."
+TOO_SLOW = (
+    "The model was still writing after {limit:g} seconds, so Kiln stopped it. The partial files were not "
+    "kept; your last version is unchanged. Try a smaller request."
+)
 RESTARTED = "The worker running this generation stopped; starting it again from the beginning."
 REQUEUED = "The worker running this generation stopped. It starts again from the beginning as soon as a worker is free."
 WORKER_LOST = (
@@ -142,6 +146,9 @@ def _stream(generation: Generation) -> None:
                 if claims.beat(generation.id):
                     stream.close()
                     return _cancel(generation, publisher)
+                if now - started > settings.GENERATION_MAX_S:
+                    stream.close()
+                    return _fail(generation, publisher, TOO_SLOW.format(limit=settings.GENERATION_MAX_S))
             raw_parts.append(text)
             for event in parser.feed(text):
                 publisher.add(event_to_frame(event))

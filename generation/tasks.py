@@ -4,7 +4,8 @@ from generation.runs import LeaseHeld, recover_stuck_generations, run_generation
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-stream gives the message back, and the
-# claim in run_generation makes the redelivery safe (one lease holder, bounded attempts).
+# claim in run_generation makes the redelivery safe (one lease holder, bounded attempts). The time
+# limits apply under a prefork pool; under the threads pool Kiln runs, GENERATION_MAX_S bounds a run.
 @shared_task(
     name="generation.run",
     acks_late=True,

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from generation.models import Generation
-from generation.runs import CANCELLED, request_cancel, run_generation
+from generation.runs import CANCELLED, TOO_SLOW, request_cancel, run_generation
 from generation.streaming import read_after
 from sandbox.models import Build
 
@@ -65,3 +65,18 @@ def test_a_running_generation_stops_and_keeps_no_partial_files(slow_model_server
 
 def test_cancelling_a_finished_generation_says_so(make_generation):
     assert request_cancel(make_generation()) is False
+
+
+def test_a_generation_that_runs_past_its_time_limit_is_stopped_and_keeps_nothing(
+    settings, slow_model_server, queued_generation
+):
+    settings.GENERATION_MAX_S = 1.0
+    started = time.monotonic()
+
+    run_generation(queued_generation.id)
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert time.monotonic() - started < 5  # the whole app takes far longer at this pace
+    assert generation.status == "failed" and generation.error == TOO_SLOW.format(limit=1.0)
+    assert generation.app_version is None and Build.objects.count() == 0
+    assert read_after(generation.stream_key)[-1]["message"] == generation.error
