@@ -2,7 +2,9 @@
 result as an AppVersion and hand it to the sandbox for a build."""
 
 import logging
+import threading
 import time
+from functools import lru_cache
 
 import openai
 from django.conf import settings
@@ -43,8 +45,10 @@ STUCK_AFTER_S = 60
 
 
 class FramePublisher:
-    """Coalesces frames for GENERATION_COALESCE_MS: consecutive text or same-file chunks become one
-    frame, so a fast model costs a few Redis writes per second instead of one per token.
+    """Coalesces frames: consecutive text or same-file chunks become one frame, written at most every
+    GENERATION_COALESCE_MS, so a fast model costs a few Redis writes per second instead of one per
+    token. A frame held back to merge with what follows is written by the process's `_Flusher` when
+    its time is up, so it never waits for the model's next token (which may be far off).
 
     Each frame carries `t`: the wall-clock time its first piece arrived from the model, so a client
     (and bench/stream_overhead.py) can tell exactly how long Kiln's path took to deliver it."""
@@ -53,22 +57,70 @@ class FramePublisher:
         self.stream_key = stream_key
         self.pending: list[dict] = []
         self.window_s = settings.GENERATION_COALESCE_MS / 1000
-        self.last_flush = time.monotonic()
+        self.last_flush = 0.0
+        self.lock = threading.Lock()  # the generation's thread and the flusher's
 
-    def add(self, frame: dict) -> None:
-        last = self.pending[-1] if self.pending else None
-        mergeable = frame["type"] in ("text", "file_delta")
-        if mergeable and last and last["type"] == frame["type"] and last.get("path") == frame.get("path"):
-            last["text"] += frame["text"]
-        else:
-            self.pending.append({**frame, "t": round(time.time(), 4)})
-        if not mergeable or time.monotonic() - self.last_flush >= self.window_s:
-            self.flush()
+    def add(self, frame: dict, *, arrived_at: float | None = None) -> None:
+        with self.lock:
+            last = self.pending[-1] if self.pending else None
+            mergeable = frame["type"] in ("text", "file_delta")
+            if mergeable and last and last["type"] == frame["type"] and last.get("path") == frame.get("path"):
+                last["text"] += frame["text"]
+            else:
+                self.pending.append({**frame, "t": round(arrived_at or time.time(), 4)})
+            due_at = self.last_flush + self.window_s
+            if not mergeable or time.monotonic() >= due_at:
+                self._flush()
+                return
+        _flusher().flush_at(self, due_at)
 
     def flush(self) -> None:
-        append_events(self.stream_key, self.pending)
-        self.pending.clear()
-        self.last_flush = time.monotonic()
+        with self.lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            append_events(self.stream_key, self.pending)
+            self.pending.clear()
+            self.last_flush = time.monotonic()
+
+
+class _Flusher:
+    """One thread per worker process that writes held-back frames when their time is up."""
+
+    def __init__(self):
+        self.due: dict[FramePublisher, float] = {}
+        self.changed = threading.Condition()
+        threading.Thread(target=self._run, name="frame-flusher", daemon=True).start()
+
+    def flush_at(self, publisher: FramePublisher, due_at: float) -> None:
+        with self.changed:
+            if publisher not in self.due:
+                self.due[publisher] = due_at
+                self.changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.changed:
+                while not self.due:
+                    self.changed.wait()
+                now = time.monotonic()
+                ready = [p for p, due_at in self.due.items() if due_at <= now]
+                if not ready:
+                    self.changed.wait(min(self.due.values()) - now)
+                    continue
+                for publisher in ready:
+                    del self.due[publisher]
+            for publisher in ready:
+                try:
+                    publisher.flush()  # a no-op when its own thread got there first
+                except Exception:  # Redis down: the generation's own next write fails loudly
+                    log.exception("flushing held frames of %s", publisher.stream_key)
+
+
+@lru_cache(maxsize=1)
+def _flusher() -> _Flusher:
+    return _Flusher()
 
 
 class LeaseHeld(Exception):
@@ -138,6 +190,7 @@ def _stream(generation: Generation) -> None:
     try:
         stream = backend_for(generation.model_version).stream(generation.request_messages, seed=generation.seed)
         for text in stream:
+            arrived_at = time.time()
             now = time.monotonic()
             if first_token_at is None:
                 first_token_at = now
@@ -151,7 +204,7 @@ def _stream(generation: Generation) -> None:
                     return _fail(generation, publisher, TOO_SLOW.format(limit=settings.GENERATION_MAX_S))
             raw_parts.append(text)
             for event in parser.feed(text):
-                publisher.add(event_to_frame(event))
+                publisher.add(event_to_frame(event), arrived_at=arrived_at)
         for event in parser.finish(stream.result.finish_reason):
             publisher.add(event_to_frame(event))
         publisher.flush()  # the last text reaches the browser now, not after the database writes below

@@ -1,6 +1,9 @@
 """A generation run against the offline model server: what it stores, what it streams, how it fails."""
 
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -8,7 +11,8 @@ from builder.models import Turn
 from generation.models import Generation
 from generation import claims
 from generation.runs import CUT_OFF, MAX_ATTEMPTS, WORKER_LOST, recover_stuck_generations, run_generation
-from generation.streaming import read_after
+from generation.blueprint.server import split_tokens
+from generation.streaming import read_after, redis_client
 from sandbox.models import Build
 from tests.stack import free_port
 
@@ -164,3 +168,70 @@ def test_the_watchdog_leaves_a_generation_whose_worker_still_holds_its_lease(que
     finally:
         claims.release(queued_generation.id)
     assert Generation.objects.get(id=queued_generation.id).status == "running"
+
+
+BURST_PAUSE_S = 0.25
+BURSTY_ANSWER = 'Here is a small list.\n<file path="src/App.jsx">\nexport default function App() {\n  return <h1>Hi</h1>;\n}\n</file>\n'
+
+
+class BurstyModel(BaseHTTPRequestHandler):
+    """A model that sends its tokens two at a time, as separate writes, then pauses: the second
+    token of each pair must not wait for the next pair."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        pieces = split_tokens(BURSTY_ANSWER)
+        for start in range(0, len(pieces), 2):
+            for piece in pieces[start:start + 2]:
+                self._event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+            time.sleep(BURST_PAUSE_S)
+        self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
+
+    def _event(self, payload):
+        self._chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+
+    def _chunk(self, data: bytes):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_token_goes_out_at_once_even_when_the_next_one_is_a_long_way_off(settings, queued_generation):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BurstyModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.MODEL_BASE_URL = f"http://127.0.0.1:{server.server_port}/v1"
+    waits = []
+
+    def follow():
+        last = "0-0"
+        while True:
+            for entry_id, fields in redis_client().xread({queued_generation.stream_key: last}, block=5000)[0][1]:
+                last, frame = entry_id, json.loads(fields[b"e"])
+                if frame["type"] in ("text", "file_delta"):
+                    waits.append(time.time() - frame["t"])
+                if frame["type"] in ("done", "failed"):
+                    return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    try:
+        run_generation(queued_generation.id)
+    finally:
+        follower.join(timeout=10)
+        server.shutdown()
+
+    assert Generation.objects.get(id=queued_generation.id).status == "done"
+    assert len(waits) >= 5
+    # Each frame reached Redis within a few ms of its first token, not a pause later.
+    assert max(waits) < BURST_PAUSE_S / 2, sorted(waits)[-3:]
