@@ -99,3 +99,27 @@ async def test_a_tail_that_leaves_and_comes_back_resumes_where_it_left_off():
     await again.close()
 
     assert [f["seq"] for f in seen + more] == list(range(1, 31))
+
+
+async def test_a_tail_whose_redis_connection_drops_still_gets_every_frame_soon(caplog):
+    key = KEYS[3]
+    for n in range(50):
+        append_event(key, {"type": "text", "text": f"{key}#{n + 1}"})
+    tail = StreamTail(key)
+    try:
+        seen = await read_until(tail, 50)
+        db = redis_client().connection_pool.connection_kwargs.get("db", 0)
+        for client in redis_client().client_list(_type="pubsub"):
+            if int(client["db"]) == db:
+                redis_client().client_kill_filter(_id=client["id"])
+        producer = threading.Thread(target=produce, args=([key], 50, 0.002))
+        started = time.monotonic()
+        producer.start()
+        seen += await read_until(tail, 100)
+        producer.join()
+    finally:
+        await tail.close()
+
+    assert any("reconnecting" in r.message for r in caplog.records), "the connection was not dropped"
+    assert [f["seq"] for f in seen] == list(range(1, 101))
+    assert time.monotonic() - started < QUIET_MS / 1000  # back on the live channel, not waiting out a quiet period
