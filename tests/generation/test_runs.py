@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from builder.models import Turn
-from generation.models import Generation
 from generation import claims
-from generation.runs import CUT_OFF, MAX_ATTEMPTS, WORKER_LOST, recover_stuck_generations, run_generation
 from generation.blueprint.server import split_tokens
+from generation.models import Generation
+from generation.runs import CUT_OFF, MAX_ATTEMPTS, WORKER_LOST, recover_stuck_generations, run_generation
 from generation.streaming import read_after, redis_client
 from sandbox.models import Build
 from tests.stack import free_port
