@@ -119,7 +119,7 @@ def cpu_by_process(roots: dict[str, int]) -> dict[str, float]:
         if not entry.isdigit():
             continue
         try:
-            fields = open(f"/proc/{entry}/stat").read().rpartition(")")[2].split()
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
         except OSError:  # exited while we looked
             continue
         parent[int(entry)] = int(fields[1])
