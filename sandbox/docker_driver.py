@@ -244,7 +244,9 @@ def remove_container(container_id: str) -> None:
 def instance_containers(**labels: str):
     """This KILN_INSTANCE's containers (running or not), optionally with more labels (role="pool")."""
     wanted = [f"kiln.instance={settings.KILN_INSTANCE}", *(f"kiln.{k}={v}" for k, v in labels.items())]
-    return engine_call(client().containers.list, all=True, filters={"label": wanted})
+    # docker-py lists ids, then inspects each: one removed in between (another worker, the reaper)
+    # would otherwise fail the whole call with NotFound.
+    return engine_call(client().containers.list, all=True, filters={"label": wanted}, ignore_removed=True)
 
 
 

@@ -108,7 +108,7 @@ def kiln():
         finally:
             stack.stop_worker(signal.SIGKILL)
             engine = docker.from_env()
-            for container in engine.containers.list(all=True, filters={"label": f"kiln.instance={INSTANCE}"}):
+            for container in engine.containers.list(all=True, filters={"label": f"kiln.instance={INSTANCE}"}, ignore_removed=True):
                 container.remove(force=True)
             redis.Redis(db=REDIS_DB).flushdb()
 
@@ -173,5 +173,5 @@ def test_builds_survive_their_worker_being_killed_twenty_times(kiln):
     live = {b["container_id"] for b in done if b["status"] == "ready"}
     assert len(live) == 1
     engine = docker.from_env()
-    containers = {c.id for c in engine.containers.list(all=True, filters={"label": f"kiln.instance={INSTANCE}"})}
+    containers = {c.id for c in engine.containers.list(all=True, filters={"label": f"kiln.instance={INSTANCE}"}, ignore_removed=True)}
     assert containers == live
