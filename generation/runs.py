@@ -171,7 +171,8 @@ def run_generation(generation_id: int) -> None:
     if generation is None:
         return
     try:
-        _stream(generation)
+        with claims.keep_alive(generation_id):
+            _stream(generation)
     finally:
         claims.release(generation_id)
 

@@ -235,3 +235,36 @@ def test_a_token_goes_out_at_once_even_when_the_next_one_is_a_long_way_off(setti
     assert len(waits) >= 5
     # Each frame reached Redis within a few ms of its first token, not a pause later.
     assert max(waits) < BURST_PAUSE_S / 2, sorted(waits)[-3:]
+
+
+class SlowToStartModel(BurstyModel):
+    """A model that sends nothing for a while (a request queued on a busy vLLM), then streams."""
+
+    def do_POST(self):
+        time.sleep(2.5)
+        super().do_POST()
+
+
+def test_a_generation_waiting_for_its_first_token_keeps_its_lease(settings, queued_generation, monkeypatch):
+    monkeypatch.setattr(claims, "LEASE_TTL_MS", 1000)  # much shorter than the model's silence
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowToStartModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.MODEL_BASE_URL = f"http://127.0.0.1:{server.server_port}/v1"
+    holders = []
+
+    def watch():
+        for _ in range(9):
+            time.sleep(0.25)
+            holders.append(claims.lease_holder(queued_generation.id))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        run_generation(queued_generation.id)
+    finally:
+        watcher.join()
+        server.shutdown()
+
+    # Held all through the silent start, so neither a redelivery nor the watchdog takes it over.
+    assert all(holders), holders
+    assert Generation.objects.get(id=queued_generation.id).status == "done"
