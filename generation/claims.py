@@ -59,13 +59,16 @@ def lease_holder(generation_id: int) -> str | None:
     return value.decode() if value else None
 
 
-def beat(generation_id: int) -> bool:
-    """Renew the lease and the heartbeat; returns whether the user asked to cancel."""
+def beat(generation_id: int) -> None:
+    """Renew the lease and the heartbeat (at acquire, then from the keep_alive thread)."""
     pipe = redis_client().pipeline()
     pipe.pexpire(_lease_key(generation_id), LEASE_TTL_MS)
     pipe.set(_beat_key(generation_id), time.time(), ex=HEARTBEAT_KEEP_S)
-    pipe.exists(_cancel_key(generation_id))
-    return bool(pipe.execute()[-1])
+    pipe.execute()
+
+
+def cancel_requested(generation_id: int) -> bool:
+    return bool(redis_client().exists(_cancel_key(generation_id)))
 
 
 def release(generation_id: int) -> None:
@@ -110,9 +113,6 @@ def _renew_forever() -> None:
             generation_ids = list(_renewed)
         for generation_id in generation_ids:
             try:
-                pipe = redis_client().pipeline()
-                pipe.pexpire(_lease_key(generation_id), LEASE_TTL_MS)
-                pipe.set(_beat_key(generation_id), time.time(), ex=HEARTBEAT_KEEP_S)
-                pipe.execute()
+                beat(generation_id)
             except redis.RedisError:
                 log.exception("renewing the lease of generation %s", generation_id)

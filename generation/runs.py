@@ -40,7 +40,7 @@ WORKER_LOST = (
 )
 
 MAX_ATTEMPTS = 2
-BEAT_EVERY_S = 0.5
+CHECK_EVERY_S = 0.5  # how often a streaming run looks for a cancel request and its time limit
 STUCK_AFTER_S = 60
 
 
@@ -187,7 +187,7 @@ def _stream(generation: Generation) -> None:
     raw_parts: list[str] = []
     started = time.monotonic()
     first_token_at = None
-    next_beat = started + BEAT_EVERY_S
+    next_check = started + CHECK_EVERY_S
     try:
         stream = backend_for(generation.model_version).stream(generation.request_messages, seed=generation.seed)
         for text in stream:
@@ -195,9 +195,9 @@ def _stream(generation: Generation) -> None:
             now = time.monotonic()
             if first_token_at is None:
                 first_token_at = now
-            if now >= next_beat:
-                next_beat = now + BEAT_EVERY_S
-                if claims.beat(generation.id):
+            if now >= next_check:
+                next_check = now + CHECK_EVERY_S
+                if claims.cancel_requested(generation.id):
                     stream.close()
                     return _cancel(generation, publisher)
                 if now - started > settings.GENERATION_MAX_S:
