@@ -195,6 +195,11 @@
       frame.removeAttribute("src");
     }
     el("actions").hidden = !g || !["done", "failed", "cancelled"].includes(g.status);
+    // Only an answer that became a version can be judged; the server refuses the rest too.
+    const judgeable = !!g && g.status === "done";
+    el("accept").hidden = !judgeable;
+    el("reject").hidden = !judgeable;
+    if (!judgeable) el("reject-form").hidden = true;
     el("stop").hidden = !g || !["queued", "running"].includes(g.status);
   }
 
@@ -245,6 +250,7 @@
     socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${projectId}/`);
     socket.addEventListener("open", () => { retryMs = 500; showConnection("open", "Connected"); });
     socket.addEventListener("close", (event) => {
+      promptNotTaken(null); // a prompt in flight may never have reached the server: keep its text
       if (event.code === 4401 || event.code === 4404) {
         showConnection("closed", "You cannot open this project. Log in again.");
         return;
@@ -267,8 +273,11 @@
     } else if (m.type === "frame") {
       const g = generations.get(m.generation);
       if (g) applyFrame(g, m);
+    } else if (m.type === "prompt_accepted") {
+      promptTaken(m.ref);
     } else if (m.type === "error") {
-      alertBox(m.message);
+      if (m.ref && pendingPrompt && m.ref === pendingPrompt.ref) promptNotTaken(m.message);
+      else alertBox(m.message);
     }
     render();
   }
@@ -281,12 +290,41 @@
 
   // --- actions --------------------------------------------------------------------------------------
 
+  // The prompt box keeps its text until the server says it stored the turn (prompt_accepted with our
+  // ref): a prompt sent while offline, refused, or lost with a dropped socket can be sent again.
+  let pendingPrompt = null; // {ref, text} of the prompt the server has not yet confirmed
+
+  function newRef() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Math.random().toString(36).slice(2) + Date.now().toString(36);
+  }
+
+  function promptTaken(ref) {
+    if (!pendingPrompt || ref !== pendingPrompt.ref) return;
+    // Clear only what was sent: text typed while we waited is the user's next prompt.
+    if (el("prompt").value.trim() === pendingPrompt.text) el("prompt").value = "";
+    pendingPrompt = null;
+    el("send").disabled = false;
+  }
+
+  function promptNotTaken(message) {
+    if (!pendingPrompt) return;
+    pendingPrompt = null;
+    el("send").disabled = false;
+    if (message) alertBox(message);
+  }
+
   el("prompt-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = el("prompt").value.trim();
-    if (!text) return;
-    send({ type: "prompt", text, compare: el("compare").checked });
-    el("prompt").value = "";
+    if (!text || pendingPrompt) return;
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      showConnection("offline", "Not connected — your prompt is kept; send it again when connected.");
+      return;
+    }
+    pendingPrompt = { ref: newRef(), text };
+    el("send").disabled = true;
+    send({ type: "prompt", text, compare: el("compare").checked, ref: pendingPrompt.ref });
   });
   el("prompt").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) el("prompt-form").requestSubmit();
