@@ -6,6 +6,8 @@ carries a strict CSP whose frame-ancestors names the builder, so only the builde
 """
 
 import html
+import posixpath
+from urllib.parse import quote, unquote
 
 import httpx
 from asgiref.sync import sync_to_async
@@ -35,6 +37,36 @@ STATUS_PAGES = {
     Build.Status.BUILDING: ("Building the preview", "Bundling the app and starting its server…"),
     Build.Status.STOPPED: ("Preview stopped", "This preview was stopped. A newer version may have replaced it."),
 }
+
+
+# Characters of a path forwarded as they are; everything else (%, ?, #, spaces, …) is percent-encoded,
+# so the app server reads exactly the normalised path, whatever it decodes or not.
+PATH_SAFE = "/-._~!$&'()*+,;=:@"
+
+
+def normalised_path(path: str) -> str:
+    """The path the app server will see for a request path, in the one spelling Kiln checks and forwards.
+
+    Django hands us the path decoded once; a second encoding (%252f) is decoded too, backslashes count
+    as slashes (browsers and WHATWG URL parsers read them so), runs of slashes become one (httpx reads
+    "//x" as a host), and dot segments are resolved (httpx would resolve them after our check).
+    """
+    previous = None
+    while previous != path:
+        previous, path = path, unquote(path)
+    path = path.replace("\\", "/")
+    trailing = path.endswith("/") or path.endswith("/.") or path.endswith("/..")
+    # normpath on an absolute path resolves "." and "..", never climbs above "/", and drops "//".
+    path = posixpath.normpath("/" + path.lstrip("/"))
+    path = "/" + path.lstrip("/")  # normpath keeps a leading "//"
+    if trailing and path != "/":
+        path += "/"
+    return path
+
+
+def reaches_kiln(path: str) -> bool:
+    """Kiln's own paths on the app server (POST /__kiln/load) are never the browser's, in any case."""
+    return "__kiln" in path.casefold()
 
 
 def content_security_policy() -> str:
@@ -84,9 +116,10 @@ async def _enter(request, build: Build) -> HttpResponse:
 
 
 async def _forward(request, build: Build, path: str) -> HttpResponse:
-    url = "/" + path
+    # `path` is normalised: no dot segments or "//" left for httpx to reinterpret after our check.
+    url = quote(path, safe=PATH_SAFE)
     if request.META.get("QUERY_STRING"):
-        url += "?" + request.META["QUERY_STRING"]
+        url += "?" + request.META["QUERY_STRING"].replace("#", "%23")
     headers = {name: request.headers[name] for name in FORWARD_REQUEST_HEADERS if name in request.headers}
     folder = slots.slot_dir(build.slot)
     # The slot folder is sealed (sandbox.slots), so app.sock cannot become a symlink; checked anyway.
@@ -143,9 +176,10 @@ async def preview_proxy(request, path: str) -> HttpResponse:
     )
     if build is None:
         return _page(404, "Preview not found", NOT_FOUND)
-    if "/" + path == previews.ENTER_PATH:
+    path = normalised_path("/" + path)
+    if path == previews.ENTER_PATH:
         return await _enter(request, build)
-    if path.startswith("__kiln/"):  # Kiln's own paths on the app server (load) are not the browser's
+    if reaches_kiln(path):
         return _page(404, "Not found", NOT_FOUND)
     if not previews.cookie_admits(build, request.COOKIES.get(previews.COOKIE_NAME)):
         return _page(403, "Not allowed", NOT_ADMITTED)

@@ -159,3 +159,94 @@ def test_kiln_paths_of_the_app_server_are_not_reachable_from_the_browser(ready, 
     client.enter(ready, owner)
 
     assert client.post("/__kiln/load").status_code == 404
+
+
+# Spellings of POST /__kiln/load that a check on Django's decoded path missed: httpx (or the browser)
+# resolves the dot segments after the check, "//" reads as a host, and the app server takes any case.
+KILN_LOAD_SPELLINGS = [
+    "/x%2f..%2f__kiln/load",
+    "/./__kiln/load",
+    "/.%2f__kiln/load",
+    "/x/%2e%2e/__kiln/load",
+    "/x%252f..%252f__kiln/load",
+    "/x\\..\\__kiln/load",
+    "/%2f__kiln/load",  # "//__kiln/load" once decoded (the test client would read "//x" as a host)
+    "/__KILN/load",
+    "/%5f_kiln/load",
+]
+
+
+@pytest.mark.parametrize("path", KILN_LOAD_SPELLINGS)
+def test_no_spelling_of_kilns_own_paths_reaches_the_app_server(path, ready, owner, preview_client):
+    client = preview_client(ready)
+    client.enter(ready, owner)
+
+    response = client.post(path)
+
+    assert response.status_code == 404, response.content[:200]
+    assert b"no preview at this address" in response.content.lower()
+
+
+def test_the_app_server_gets_the_path_as_it_was_checked(ready, owner, preview_client):
+    client = preview_client(ready)
+    client.enter(ready, owner)
+
+    bundle = client.get("/x/../bundle.js")
+    api = client.get("/api//entities/Task")
+
+    assert bundle.status_code == 200 and bundle.headers["Content-Type"].startswith("text/javascript")
+    assert api.status_code == 200 and api.json() == []
+
+
+PROBE_JSX = """\
+const paths = %s;
+async function probe() {
+  const lines = [];
+  for (const path of paths) {
+    const answer = await fetch(path, {method: "POST"});
+    lines.push(`${path} ${answer.status}`);
+  }
+  const api = await fetch("/api/entities/Task");
+  lines.push(`api ${api.status}`);
+  const list = document.createElement("ul");
+  list.id = "probe";
+  for (const line of lines) {
+    const item = document.createElement("li");
+    item.textContent = line;
+    list.append(item);
+  }
+  document.getElementById("root").append(list);
+}
+probe();
+"""
+
+
+@pytest.mark.urls("tests.sandbox.frame_urls")
+@pytest.mark.django_db(transaction=True)
+def test_the_previews_own_javascript_cannot_reach_kilns_paths(live_server, settings, build_preview, owner):
+    import json
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.sandbox.conftest import TODO_APP
+    from tests.sandbox.test_preview_in_browser import CHROMIUM_ARGS
+
+    port = int(live_server.url.rsplit(":", 1)[1])
+    settings.PREVIEW_PORT = port
+    # What a hostile app would try from the browser (Chromium itself resolves "/./" and "/x/../").
+    paths = ["/x%2f..%2f__kiln/load", "/.%2f__kiln/load", "/x/..%2f__kiln/load", "/__KILN/load",
+             "/x%5c..%5c__kiln/load"]
+    build = build_preview({**TODO_APP, "src/main.jsx": PROBE_JSX % json.dumps(paths)})
+    assert build.status == Build.Status.READY, build.error
+    builder_url = f"http://127.0.0.1:{port}/frame/?" + urlencode({"src": previews.preview_entry_url(build, owner)})
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(builder_url)
+        probe = page.frame_locator("#preview").locator("#probe li")
+        expect(probe).to_have_count(len(paths) + 1, timeout=15_000)
+        lines = probe.all_inner_texts()
+        browser.close()
+
+    assert lines == [f"{path} 404" for path in paths] + ["api 200"]
