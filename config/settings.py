@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "generation",
     "sandbox",
     "feedback",
+    "training",
 ]
 
 MIDDLEWARE = [
