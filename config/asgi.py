@@ -19,9 +19,10 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Stricter than AllowedHostsOriginValidator: ALLOWED_HOSTS also admits the preview hosts, and a
-        # preview page must never open the builder's websocket.
+        # preview page must never open the builder's websocket. Patterns with a scheme and port make
+        # OriginValidator compare all three; a bare host name would admit any scheme and port.
         "websocket": OriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.BUILDER_HOSTS
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.BUILDER_ORIGINS
         ),
     }
 )

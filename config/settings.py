@@ -34,7 +34,11 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 BUILDER_HOSTS = env.list("BUILDER_HOSTS", default=["127.0.0.1", "localhost"])
 PREVIEW_BASE_DOMAIN = env("PREVIEW_BASE_DOMAIN", default="localhost")
 PREVIEW_SCHEME = env("PREVIEW_SCHEME", default="http")
-PREVIEW_PORT = env.int("PREVIEW_PORT", default=env.int("KILN_PORT", default=8000))
+KILN_PORT = env.int("KILN_PORT", default=8000)
+PREVIEW_PORT = env.int("PREVIEW_PORT", default=KILN_PORT)
+# The exact origins (scheme, host, port) whose pages may open the builder's websocket. Behind a proxy
+# that serves the builder on another scheme or port, list them: BUILDER_ORIGINS=https://kiln.example.com
+BUILDER_ORIGINS = env.list("BUILDER_ORIGINS", default=[f"http://{h}:{KILN_PORT}" for h in BUILDER_HOSTS])
 ALLOWED_HOSTS = BUILDER_HOSTS + [f".{PREVIEW_BASE_DOMAIN}"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
