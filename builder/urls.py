@@ -7,5 +7,12 @@ urlpatterns = [
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
     path("projects/<int:project_id>/delete/", views.project_delete, name="project_delete"),
+    path("projects/<int:project_id>/turns/", views.project_turns, name="project_turns"),
+    path("projects/<int:project_id>/turns/<int:turn_id>/", views.turn_detail, name="turn_detail"),
+    path(
+        "projects/<int:project_id>/versions/<int:version_id>/blobs/<str:sha256>",
+        views.version_blob,
+        name="version_blob",
+    ),
     path("builds/<int:build_id>/screenshot.png", views.build_screenshot, name="build_screenshot"),
 ]

@@ -1,6 +1,9 @@
 // Kiln's project page: one websocket, a chat of turns, the files as they stream, and the preview.
 // The server sends the project's state on connect, then numbered frames per generation. We keep the
 // last seq seen per generation, so after a dropped connection we resume exactly where we stopped.
+// That state is bounded whatever the project holds: the latest turns, a version's files listed by path,
+// size and hash. Earlier turns, a turn in full and a file's content are fetched over HTTP when the
+// user asks for them (a file's content by its hash, cached for good).
 (function () {
   "use strict";
 
@@ -13,25 +16,136 @@
   let selectedId = null; // generation shown in the files and preview panes
   let selectedPath = null;
   let socket = null;
-  let retryMs = 500;
+  let earlierTurns = 0; // turns older than the oldest one loaded, fetched with "Show earlier turns"
+  let loadingEarlier = false;
+  let scrollToKeep = null; // distance from the bottom of the chat to restore after turns are prepended
+  const blobs = new Map(); // sha256 -> file content fetched over HTTP (in insertion order, for eviction)
+  const BLOBS_KEPT = 64;
+  const blobsLoading = new Set();
+  const blobsFailed = new Set();
+  const turnsLoading = new Set();
 
   // --- state ---------------------------------------------------------------------------------------
 
-  // A snapshot (from "state" or "generation") carries `seq`: the stream position it already includes.
-  // A running generation's snapshot has seq 0 and no files yet; then what we streamed is newer.
+  // A snapshot (from "state", "generation" or an HTTP page) carries `seq`: the stream position it
+  // already includes. A running generation's snapshot has seq 0 and no files yet; then what we streamed
+  // is newer. A version's file list (path, size, sha256) never changes, so it always applies; `files`
+  // keeps only text that came from the stream, shown until the stored content has been fetched.
   function upsertGeneration(g) {
-    const existing = generations.get(g.id) || { seq: 0, order: [], writing: null, issues: [] };
+    const existing = generations.get(g.id) ||
+      { seq: 0, order: [], files: {}, manifest: null, writing: null, issues: [] };
+    const listing = g.files || [];
+    delete g.files;
     if (existing.seq > (g.seq || 0)) {
-      for (const streamed of ["files", "explanation", "seq"]) delete g[streamed];
+      for (const streamed of ["explanation", "explanation_truncated", "seq"]) delete g[streamed];
+    }
+    if (g.version && (existing.version !== g.version || !existing.manifest ||
+                      listing.length > Object.keys(existing.manifest).length)) {
+      existing.manifest = Object.fromEntries(listing.map((f) => [f.path, f]));
+      existing.order = listing.map((f) => f.path);
     }
     const merged = Object.assign(existing, g);
-    merged.files = merged.files || {};
-    for (const path of Object.keys(merged.files)) if (!merged.order.includes(path)) merged.order.push(path);
     generations.set(g.id, merged);
-    if (!turns.has(g.turn)) turns.set(g.turn, { id: g.turn, prompt: g.prompt, generationIds: [] });
-    const turn = turns.get(g.turn);
+    const turn = upsertTurn({ id: g.turn, prompt: g.prompt, prompt_truncated: g.prompt_truncated });
     if (!turn.generationIds.includes(g.id)) turn.generationIds.push(g.id);
+    turn.generationCount = Math.max(turn.generationCount, turn.generationIds.length);
     return merged;
+  }
+
+  function upsertTurn(t) {
+    if (!turns.has(t.id)) turns.set(t.id, { id: t.id, prompt: "", promptTruncated: false, generationIds: [], generationCount: 0 });
+    const turn = turns.get(t.id);
+    // A clipped prompt never replaces a whole one.
+    if (t.prompt !== undefined && (!turn.prompt || turn.promptTruncated)) {
+      turn.prompt = t.prompt;
+      turn.promptTruncated = !!t.prompt_truncated;
+    }
+    if (t.generation_count) turn.generationCount = Math.max(turn.generationCount, t.generation_count);
+    return turn;
+  }
+
+  // Turns and their generations from the socket's state or an HTTP page.
+  function loadTurns(list) {
+    for (const t of list) {
+      upsertTurn(t);
+      for (const g of t.generations) upsertGeneration(g);
+    }
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => {
+      if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+      return r.json();
+    });
+  }
+
+  function follow(g) {
+    if (isLive(g)) send({ type: "subscribe", generation: g.id, after: g.seq });
+  }
+
+  function loadEarlierTurns() {
+    if (loadingEarlier || !turns.size) return;
+    loadingEarlier = true;
+    const oldest = Math.min(...turns.keys());
+    getJSON(`/projects/${projectId}/turns/?before=${oldest}`).then((page) => {
+      const list = el("turns");
+      scrollToKeep = list.scrollHeight - list.scrollTop;
+      loadTurns(page.turns);
+      earlierTurns = page.earlier_turns;
+      for (const t of page.turns) for (const g of t.generations) follow(generations.get(g.id));
+    }).catch(() => alertBox("Could not load earlier turns. Try again.")).finally(() => {
+      loadingEarlier = false;
+      render();
+    });
+  }
+
+  // A turn in full: every candidate, whole prompt and explanations, complete file lists.
+  function loadWholeTurn(turnId) {
+    if (turnsLoading.has(turnId)) return;
+    turnsLoading.add(turnId);
+    turns.get(turnId).wholeAsked = true;
+    getJSON(`/projects/${projectId}/turns/${turnId}/`).then((t) => {
+      loadTurns([t]);
+      for (const g of t.generations) follow(generations.get(g.id));
+      turns.get(turnId).whole = true;
+    }).catch(() => alertBox("Could not load this turn. Try again.")).finally(() => {
+      turnsLoading.delete(turnId);
+      render();
+    });
+  }
+
+  function blobUrl(g, sha) { return `/projects/${projectId}/versions/${g.version}/blobs/${sha}`; }
+
+  function loadBlob(g, entry) {
+    const sha = entry.sha256;
+    if (blobsLoading.has(sha)) return;
+    blobsLoading.add(sha);
+    blobsFailed.delete(sha);
+    fetch(blobUrl(g, sha), { credentials: "same-origin" }).then((r) => {
+      if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+      return r.text();
+    }).then((text) => {
+      blobs.set(sha, text);
+      if (blobs.size > BLOBS_KEPT) blobs.delete(blobs.keys().next().value); // the HTTP cache keeps it too
+    }).catch(() => blobsFailed.add(sha)).finally(() => {
+      blobsLoading.delete(sha);
+      renderFiles();
+    });
+  }
+
+  // What the file pane shows for `path`: the stored content once fetched; until then what streamed.
+  function fileText(g, path) {
+    const entry = g.manifest && g.manifest[path];
+    if (!entry) return g.files[path] || "";
+    if (blobs.has(entry.sha256)) return blobs.get(entry.sha256);
+    if (blobsFailed.has(entry.sha256)) return path in g.files ? g.files[path] : "Could not load this file. Click its name to try again.";
+    loadBlob(g, entry);
+    return path in g.files ? g.files[path] : "Loading…";
+  }
+
+  function sizeLabel(bytes) {
+    if (bytes < 1000) return `${bytes} B`;
+    return bytes < 1e6 ? `${Math.round(bytes / 1000)} KB` : `${(bytes / 1e6).toFixed(1)} MB`;
   }
 
   function isLive(g) {
@@ -98,13 +212,32 @@
     if (g.status === "running") return g.writing ? `Writing ${g.writing}…` : "Thinking…";
     if (g.status === "failed") return "Failed";
     if (g.status === "cancelled") return "Stopped";
-    return `${g.order.length} files`;
+    return `${g.file_count || g.order.length} files`;
   }
 
   function renderChat() {
     const list = el("turns");
+    // Follow the conversation only when the reader is at its end; after "Show earlier turns" keep the
+    // turns they were reading where they were.
+    const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const keep = scrollToKeep;
+    const top = list.scrollTop;
+    scrollToKeep = null;
     list.replaceChildren();
-    for (const turn of turns.values()) {
+    if (earlierTurns > 0) {
+      const li = document.createElement("li");
+      li.className = "earlier";
+      const more = document.createElement("button");
+      more.className = "link";
+      more.id = "earlier-turns";
+      more.textContent = loadingEarlier ? "Loading earlier turns…" : `Show earlier turns (${earlierTurns})`;
+      more.disabled = loadingEarlier;
+      more.addEventListener("click", loadEarlierTurns);
+      li.append(more);
+      list.append(li);
+    }
+    for (const turn of [...turns.values()].sort((a, b) => a.id - b.id)) {
+      if (!turn.generationIds.length) continue;
       const li = document.createElement("li");
       li.className = "turn";
       const you = document.createElement("div");
@@ -132,13 +265,24 @@
       kiln.dataset.testid = "explanation";
       kiln.textContent = (g.explanation || "").trim() || (g.status === "failed" ? "" : "…");
       li.append(kiln);
+      const hidden = turn.generationCount - turn.generationIds.length;
+      if (!turn.whole && (turn.promptTruncated || hidden > 0 || turn.generationIds.some(
+        (id) => generations.get(id).explanation_truncated))) {
+        const all = document.createElement("button");
+        all.className = "link show-all";
+        all.textContent = turnsLoading.has(turn.id) ? "Loading…"
+          : hidden > 0 ? `Show all (${hidden} earlier candidates)` : "Show all";
+        all.addEventListener("click", () => loadWholeTurn(turn.id));
+        li.append(all);
+      }
       if (g.restarted && isLive(g)) li.append(note("warn", g.restarted));
       if (g.notice) li.append(note("warn", g.notice));
       for (const issue of g.issues) li.append(note("warn", issue));
       if (g.error) li.append(note("error", g.error));
       list.append(li);
     }
-    list.scrollTop = list.scrollHeight;
+    if (keep !== null) list.scrollTop = list.scrollHeight - keep;
+    else list.scrollTop = atEnd ? list.scrollHeight : top;
   }
 
   function note(kind, text) {
@@ -153,17 +297,30 @@
     const list = el("file-list");
     list.replaceChildren();
     if (!g) return;
-    if (!selectedPath || !(selectedPath in (g.files || {}))) selectedPath = g.order[0] || null;
+    if (!selectedPath || !g.order.includes(selectedPath)) selectedPath = g.order[0] || null;
     for (const path of g.order) {
       const li = document.createElement("li");
       li.className = "file" + (path === selectedPath ? " selected" : "") + (path === g.writing ? " writing" : "");
       li.dataset.path = path;
       li.textContent = path;
-      li.addEventListener("click", () => { selectedPath = path; renderFiles(); });
+      const entry = g.manifest && g.manifest[path];
+      if (entry) {
+        const size = document.createElement("span");
+        size.className = "muted";
+        size.textContent = ` ${sizeLabel(entry.size)}`;
+        li.append(size);
+      }
+      li.addEventListener("click", () => {
+        selectedPath = path;
+        if (entry) blobsFailed.delete(entry.sha256); // a click retries a file that failed to load
+        renderFiles();
+      });
       list.append(li);
     }
+    // The summary lists a version's files up to a size; the rest come with the whole turn.
+    if (g.version && g.file_count > g.order.length && !turns.get(g.turn).wholeAsked) loadWholeTurn(g.turn);
     el("files-note").textContent = g.writing ? `writing ${g.writing}` : "";
-    el("file-code").textContent = selectedPath ? g.files[selectedPath] : "";
+    el("file-code").textContent = selectedPath ? fileText(g, selectedPath) : "";
   }
 
   const BUILD_LABELS = { queued: "Queued", building: "Building", ready: "Ready", failed: "Failed" };
@@ -245,27 +402,47 @@
     c.textContent = text;
   }
 
+  // Reconnecting: exponential backoff with jitter and a cap. The delay goes back to the first step only
+  // after a connection stayed open RETRY_RESET_AFTER_MS: a server that accepts and then closes at once
+  // (a crash in connect, an oversized message) must not be hammered by every open tab in a loop.
+  const RETRY_FIRST_MS = 500;
+  const RETRY_MAX_MS = 30000;
+  const RETRY_RESET_AFTER_MS = 10000;
+  let failures = 0;
+  let openedAt = null;
+
+  function retryDelay() {
+    const step = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+    return step / 2 + Math.random() * (step / 2); // "equal jitter": spread out, yet always growing
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${projectId}/`);
-    socket.addEventListener("open", () => { retryMs = 500; showConnection("open", "Connected"); });
+    socket.addEventListener("open", () => { openedAt = Date.now(); showConnection("open", "Connected"); });
     socket.addEventListener("close", (event) => {
       promptNotTaken(null); // a prompt in flight may never have reached the server: keep its text
       if (event.code === 4401 || event.code === 4404) {
         showConnection("closed", "You cannot open this project. Log in again.");
         return;
       }
-      showConnection("offline", "Connection lost — reconnecting…");
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 8000);
+      const stayedOpen = openedAt !== null && Date.now() - openedAt >= RETRY_RESET_AFTER_MS;
+      openedAt = null;
+      failures = stayedOpen ? 1 : failures + 1;
+      const delay = retryDelay();
+      showConnection("offline", `Connection lost — reconnecting in ${Math.ceil(delay / 1000)} s…`);
+      setTimeout(connect, delay);
     });
     socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
   }
 
   function onMessage(m) {
     if (m.type === "state") {
-      for (const turn of m.turns) for (const g of turn.generations) upsertGeneration(g);
-      for (const g of generations.values()) if (isLive(g)) send({ type: "subscribe", generation: g.id, after: g.seq });
+      const oldestLoaded = turns.size ? Math.min(...turns.keys()) : Infinity;
+      loadTurns(m.turns);
+      // After a reconnect, earlier turns already fetched over HTTP stay loaded and keep their count.
+      if (!m.turns.length || oldestLoaded >= m.turns[0].id) earlierTurns = m.earlier_turns;
+      for (const g of generations.values()) follow(g);
       if (selectedId === null && generations.size) selectedId = [...generations.keys()].at(-1);
     } else if (m.type === "generation") {
       upsertGeneration(m.generation);
@@ -280,6 +457,10 @@
       else alertBox(m.message);
     }
     render();
+    if (m.type === "state" && !root.dataset.ready) {
+      root.dataset.ready = "true"; // the latest turns are on screen: the page is usable
+      performance.mark("kiln:state-rendered");
+    }
   }
 
   function alertBox(text) {
