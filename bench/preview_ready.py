@@ -3,7 +3,7 @@
     DJANGO_SETTINGS_MODULE=tests.settings .venv/bin/python bench/preview_ready.py [--runs 5] [--runtime runsc]
 
 "Generation done -> preview ready" is what the user waits for once the model's last file has arrived:
-sandbox.previews.request_build() (Build row + queued frame) then the build service itself (bundle with
+sandbox.builds.create_build() (the Build row) then the build service itself (bundle with
 esbuild in a container, start or claim a preview container, load the app, /healthz), without the smoke
 test (it runs after the user already sees the preview). Cold: PREVIEW_POOL_SIZE=0 (a container is
 started for the build). Warm: a ready pool slot is claimed (the pool is refilled between runs, untimed).
@@ -44,7 +44,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from builder.models import AppVersion, Blob, Project
-    from sandbox import docker_driver, pool, previews
+    from sandbox import builds, docker_driver, pool
     from sandbox.image import ensure_runtime_image
     from tests.sandbox.conftest import TODO_APP
 
@@ -70,8 +70,8 @@ def main() -> None:
         if warm:
             pool.fill(image)  # untimed: the pool is refilled in the background in production
         started = time.perf_counter()
-        build = previews.request_build(app_version=version, stream_key="")  # autocommit: task sent at once
-        previews.build_and_preview(build.id)
+        build = builds.create_build(app_version=version)
+        builds.build_and_preview(build.id)
         elapsed = time.perf_counter() - started
         build.refresh_from_db()
         assert build.status == "ready" and build.warm == warm, (build.status, build.error)

@@ -1,35 +1,40 @@
-"""Repairs: when a version does not build (or renders broken), hand the errors back to the model for a
-bounded number of attempts, each one stored as a generation of its own. A repair that turns a broken
-build into a passing one becomes a preference pair (chosen = fixed, rejected = broken).
+"""Repairs: a version that does not build (or renders broken) goes back to the model with its errors,
+a bounded number of times, each attempt a generation of its own. A repair that turns a broken build
+into a passing one becomes a preference pair (chosen = fixed, rejected = broken).
 
-Runs in the build worker, from sandbox's `build_finished` signal, before the build's final frame is
-published: the "repair" frame it adds to the stream therefore reaches the browser first, and the
-page follows the new generation without a gap.
+Plain functions: builder.pipeline.after_build decides when to call them.
 """
 
-import logging
 import secrets
 
 from django.conf import settings
-from django.db import transaction
 
 from feedback.pairs import record_pair
 from generation.models import Generation
 from generation.prompts import build_messages, repair_prompt
-from generation.streaming import append_event
 from sandbox.models import Build
-
-log = logging.getLogger(__name__)
 
 REPAIRING = "The app {problem}. Kiln asked the model to fix it (attempt {attempt} of {limit})."
 GAVE_UP = "The app {problem}, and {limit} repair attempt(s) did not fix it. Your previous version is unchanged."
 
 
+def limit() -> int:
+    return settings.REPAIR_ATTEMPTS
+
+
+def message(*, problem: str, attempt: int) -> str:
+    """What the user reads: the repair starting, or that Kiln gave up after the last attempt."""
+    if attempt > limit():
+        return GAVE_UP.format(problem=problem, limit=limit())
+    return REPAIRING.format(problem=problem, attempt=attempt, limit=limit())
+
+
 def problem_of(build: Build) -> tuple[str, str] | None:
-    """(what went wrong, the errors to show the model) for a broken build, or None if it works."""
+    """(what went wrong, the errors to show the model) for a broken build, or None if it works or
+    was not scored (a smoke test that could not run says nothing about the app)."""
     if build.status == Build.Status.FAILED and build.failed_step == "bundle":
         return "failed to build", build.error
-    if build.status == Build.Status.READY and build.smoke_passed is False:
+    if build.status == Build.Status.READY and build.smoke_status == Build.Smoke.FAILED:
         return "did not work in the browser", build.smoke_message
     return None
 
@@ -51,36 +56,10 @@ def root_of(generation: Generation) -> Generation:
     return chain[0].repair_of.app_version.generations.first() if chain else generation
 
 
-def after_build(build: Build) -> Generation | None:
-    """Start a repair for a broken build, or record the pair when a repair made it pass."""
-    generation = build.app_version.generations.select_related("turn", "model_version").first()
-    if generation is None:
-        return None
-    problem = problem_of(build)
-    if problem is None:
-        if build.smoke_passed is not False and generation.kind == Generation.Kind.REPAIR:
-            _record_fix(generation)
-        return None
-    attempt = len(repair_chain(generation)) + 1
-    limit = settings.REPAIR_ATTEMPTS
-    if attempt > limit:
-        append_event(build.stream_key, {"type": "repair_gave_up",
-                                        "message": GAVE_UP.format(problem=problem[0], limit=limit)})
-        return None
-    repair = start_repair(generation=generation, build=build, problem=problem)
-    append_event(build.stream_key, {
-        "type": "repair", "repair": repair.id, "attempt": attempt,
-        "message": REPAIRING.format(problem=problem[0], attempt=attempt, limit=limit),
-    })
-    return repair
-
-
-@transaction.atomic
 def start_repair(*, generation: Generation, build: Build, problem: tuple[str, str]) -> Generation:
-    from generation.tasks import run
-
+    """A queued repair generation for `build`'s version (the caller enqueues it)."""
     turn = generation.turn
-    repair = Generation.objects.create(
+    return Generation.objects.create(
         turn=turn,
         kind=Generation.Kind.REPAIR,
         repair_of=build,
@@ -91,11 +70,9 @@ def start_repair(*, generation: Generation, build: Build, problem: tuple[str, st
             history=[], files=build.app_version.files(), prompt=repair_prompt(problem=problem[0], errors=problem[1])
         ),
     )
-    transaction.on_commit(lambda: run.delay(repair.id))
-    return repair
 
 
-def _record_fix(fixed: Generation) -> None:
+def record_fix(fixed: Generation) -> None:
     """The broken answer and its working repair, as one ordering for the same original prompt: the
     chosen completion is the fixed app written whole, so both answer the user's request."""
     broken = root_of(fixed)
@@ -106,7 +83,3 @@ def _record_fix(fixed: Generation) -> None:
     chosen = "\n".join([broken.explanation, "", *blocks]).strip() + "\n"
     record_pair(chosen=fixed, rejected=broken, source="repair",
                 chosen_messages=[{"role": "assistant", "content": chosen}], prompt=broken.request_messages)
-
-
-def on_build_finished(sender, build: Build, **kwargs) -> None:
-    after_build(build)

@@ -4,11 +4,14 @@ import secrets
 
 from django.db import transaction
 
+from builder import fair_use, pipeline
 from builder.models import Project, Turn
+from feedback.models import Feedback
+from generation import claims
 from generation.models import Generation
 from generation.prompts import build_messages
 from generation.router import pick_model_version, pick_model_versions
-from sandbox.previews import delete_project_data
+from sandbox.lifecycle import delete_project_data
 
 MAX_PROMPT_CHARS = 20_000
 PROMPT_EMPTY = "Type what you want to build."
@@ -21,8 +24,13 @@ class InvalidRequest(ValueError):
 
 
 def delete_project(*, project: Project) -> None:
-    """Delete a project with everything it made: its previews are stopped and its apps' stored
-    records (the per-project entity data) are deleted with it."""
+    """Delete a project with everything it made, at once: its running generations are told to stop,
+    its containers (previews and builds still running) and folders go, and its apps' stored records
+    (the per-project entity data) with them. A build worker still busy with one of its builds finds
+    the row gone at its next step and removes what it started (sandbox.builds.BuildGone)."""
+    running = Generation.objects.filter(turn__project=project, status=Generation.Status.RUNNING)
+    for generation_id in running.values_list("id", flat=True):
+        claims.request_cancel(generation_id)
     delete_project_data(project_id=project.id)
     project.delete()
 
@@ -45,60 +53,70 @@ def _history(project: Project, before: Turn | None = None) -> list[tuple[str, st
     return history
 
 
-def _enqueue_generation(*, turn: Turn, candidate: int, kind: str, seed: int, model_version) -> Generation:
+def _new_generation(*, turn: Turn, candidate: int, kind: str, seed: int, model_version) -> Generation:
+    """A generation waiting for fair use to hand it on (builder.pipeline.admit, after commit)."""
     files = turn.base_version.files() if turn.base_version else {}
-    generation = Generation.objects.create(
+    return Generation.objects.create(
         turn=turn,
         candidate=candidate,
         kind=kind,
         seed=seed,
         model_version=model_version,
+        status=Generation.Status.WAITING,
         request_messages=build_messages(history=_history(turn.project, before=turn), files=files, prompt=turn.prompt),
     )
-    from generation.tasks import run
-
-    transaction.on_commit(lambda: run.delay(generation.id))
-    return generation
 
 
 @transaction.atomic
 def start_turn(*, project: Project, prompt: str, compare: bool = False) -> list[Generation]:
-    """Store a turn on top of the project's current version and enqueue its generation, or two
-    generations from two different model versions when the user asked to compare."""
+    """Store a turn on top of the project's current version and start its generation, or two
+    generations from two different model versions when the user asked to compare. Within the user's
+    fair-use limits (builder.fair_use) they start at once; beyond, they wait their turn; past the
+    waiting limit the prompt is refused and nothing is stored."""
     prompt = prompt.strip()
     if not prompt:
         raise InvalidRequest(PROMPT_EMPTY)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidRequest(PROMPT_TOO_LONG)
+    try:
+        fair_use.check_room_for(owner_id=project.owner_id, count=2 if compare else 1)
+    except fair_use.FairUseLimit as exc:
+        raise InvalidRequest(str(exc)) from exc
     seed = secrets.randbits(31)
     turn = Turn.objects.create(
         project=project, prompt=prompt, base_version=current_version(project), seed=seed, compare=compare
     )
     versions = pick_model_versions(seed=seed, count=2 if compare else 1)
     kind = Generation.Kind.COMPARE if compare else Generation.Kind.FIRST
-    return [
-        _enqueue_generation(turn=turn, candidate=i, kind=kind, seed=seed + i - 1, model_version=version)
+    generations = [
+        _new_generation(turn=turn, candidate=i, kind=kind, seed=seed + i - 1, model_version=version)
         for i, version in enumerate(versions, start=1)
     ]
+    transaction.on_commit(lambda: pipeline.admit(generations))
+    return generations
 
 
 @transaction.atomic
 def regenerate(*, turn: Turn) -> Generation:
     """Another candidate for the same prompt and the same starting version, with a new seed."""
+    try:
+        fair_use.check_room_for(owner_id=turn.project.owner_id, count=1)
+    except fair_use.FairUseLimit as exc:
+        raise InvalidRequest(str(exc)) from exc
     seed = secrets.randbits(31)
-    return _enqueue_generation(
+    generation = _new_generation(
         turn=turn,
         candidate=turn.generations.count() + 1,
         kind=Generation.Kind.REGENERATE,
         seed=seed,
         model_version=pick_model_version(seed=seed),
     )
+    transaction.on_commit(lambda: pipeline.admit([generation]))
+    return generation
 
 
 def current_version(project: Project):
     """The version the next turn builds on: the newest accepted one, else the newest generated one."""
-    from feedback.models import Feedback
-
     accepted = (
         Feedback.objects.filter(generation__turn__project=project, verdict=Feedback.Verdict.ACCEPT)
         .exclude(generation__app_version=None)

@@ -1,6 +1,7 @@
 """Kiln's one settings module. Every knob is read from the environment and has a default that runs
 on one machine (SQLite, local Redis, local Docker engine, the offline model backend)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "builder",
     "generation",
     "sandbox",
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -110,6 +114,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Login throttle (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one
+# address, that pair is refused for LOGIN_LOCKOUT_MINUTES with a page that says so. Keyed on both, so
+# a stranger guessing from elsewhere cannot lock the real user out. The admin's login is covered too.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -149,7 +165,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ROUTES = {
-    "generation.*": {"queue": "generation"},
+    "builder.generate": {"queue": "generation"},
+    "builder.build": {"queue": "build"},
+    "builder.recover": {"queue": "build"},
     "sandbox.*": {"queue": "build"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -160,7 +178,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat runs inside the build worker (./kiln start passes -B): one schedule, one machine.
 CELERY_BEAT_SCHEDULE = {
     "reap-expired-previews": {"task": "sandbox.reap_previews", "schedule": 300.0},
-    "recover-stuck-generations": {"task": "generation.recover_stuck", "schedule": 20.0},
+    # The pipeline's one watchdog: lost generations and builds queued again, dead previews restarted.
+    "pipeline-watchdog": {"task": "builder.recover", "schedule": env.float("PIPELINE_WATCHDOG_S", default=20.0)},
 }
 
 # Per-generation event log (Redis Streams): how long a finished stream stays for late clients.
@@ -207,9 +226,15 @@ PREVIEW_MAX_PER_USER = env.int("PREVIEW_MAX_PER_USER", default=3)  # oldest stop
 PREVIEW_MAX_RESTARTS = env.int("PREVIEW_MAX_RESTARTS", default=3)  # crash restarts of one preview
 BUILD_MAX_CLAIMS = env.int("BUILD_MAX_CLAIMS", default=3)  # a build whose worker died this often fails
 BUILD_STALE_S = env.int("BUILD_STALE_S", default=90)  # no heartbeat this long: its worker is presumed dead
-CELERY_BEAT_SCHEDULE["sandbox-watchdog"] = {  # lost builds, crashed previews, pool refill
-    "task": "sandbox.watchdog", "schedule": env.float("SANDBOX_WATCHDOG_S", default=30.0),
-}
+
+# A claimed job's lease (config.leases): a dead worker's job is taken over after this long.
+LEASE_TTL_MS = env.int("LEASE_TTL_MS", default=6000)
+
+# --- Fair use (builder.fair_use): per-user work in flight; the rest waits its turn, oldest first -----
+
+FAIR_RUNNING_GENERATIONS = env.int("FAIR_RUNNING_GENERATIONS", default=2)  # handed to workers at once
+FAIR_RUNNING_BUILDS = env.int("FAIR_RUNNING_BUILDS", default=2)  # queued or building at once
+FAIR_WAITING_PROMPTS = env.int("FAIR_WAITING_PROMPTS", default=10)  # waiting beyond those; more is refused
 
 # --- Admin account created by ./kiln start ----------------------------------------------------------
 

@@ -11,9 +11,12 @@ class ModelVersion(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.BLUEPRINT)
-    # Empty means "the endpoint in settings" (MODEL_BASE_URL), so the default row follows the env.
-    endpoint = models.CharField(max_length=300, blank=True)
-    base_model = models.CharField(max_length=200, help_text="Model name sent to the endpoint.")
+    # Empty means "the one in settings" (MODEL_BASE_URL, MODEL_NAME), so the default row follows the env;
+    # both may be empty, or staff could not save that row in the admin.
+    endpoint = models.CharField(max_length=300, blank=True, help_text="Empty: MODEL_BASE_URL from settings.")
+    base_model = models.CharField(
+        max_length=200, blank=True, help_text="Model name sent to the endpoint. Empty: MODEL_NAME from settings."
+    )
     adapter = models.CharField(max_length=200, blank=True, help_text="LoRA adapter name served by vLLM.")
     weight = models.PositiveIntegerField(default=1, help_text="Share of traffic, relative to others.")
     is_active = models.BooleanField(default=True)
@@ -36,6 +39,8 @@ class Generation(models.Model):
     """One model response for a turn. A turn has several when the user regenerates or compares."""
 
     class Status(models.TextChoices):
+        # Held back by fair use (builder.fair_use): not yet handed to a worker.
+        WAITING = "waiting"
         QUEUED = "queued"
         RUNNING = "running"
         DONE = "done"

@@ -1,9 +1,11 @@
-"""Running one generation: stream from the model, parse as tokens arrive, publish frames, store the
-result as an AppVersion and hand it to the sandbox for a build."""
+"""Running one generation: stream from the model, parse as tokens arrive, publish frames, and end the
+generation done (with the parsed files), failed or cancelled. What happens to the files next is the
+turn pipeline's (builder.pipeline): this room imports nothing of builder's or the sandbox's."""
 
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 
 import openai
@@ -12,13 +14,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from builder.versions import create_version
-from generation import claims, protocol
+from config.leases import LeaseHeld
+from generation import claims, frames, protocol
 from generation.backends import backend_for
 from generation.models import Generation, OutputDefect
-from generation.protocol import StreamParser, event_to_frame
+from generation.protocol import StreamParser
 from generation.streaming import append_events, expire
-from sandbox.previews import request_build
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,12 @@ def _flusher() -> _Flusher:
     return _Flusher()
 
 
-class LeaseHeld(Exception):
-    """Another worker's lease on this generation has not run out yet (it may have just died)."""
+@dataclass
+class RunResult:
+    """A generation this run ended, and its files when it ended done."""
 
-    def __init__(self, retry_in_s: float):
-        super().__init__(f"lease held for {retry_in_s:.1f} s more")
-        self.retry_in_s = retry_in_s
+    generation: Generation
+    files: dict[str, str] | None = None
 
 
 def claim(generation_id: int) -> Generation | None:
@@ -163,25 +164,28 @@ def claim(generation_id: int) -> Generation | None:
     )
 
 
-def run_generation(generation_id: int) -> None:
-    """Stream one generation to the end. Guarantees: the generation ends done, failed or cancelled
-    with a user-facing message; an AppVersion is created only from whole files of a complete
-    response; a retried attempt tells the browser to start over (its frames keep their numbers)."""
+def run_generation(generation_id: int) -> RunResult | None:
+    """Stream one generation to the end; None when there was nothing to do (another worker has it,
+    or it already ended). Guarantees: the generation ends done, failed or cancelled with a
+    user-facing message; it ends done only with whole files of a complete response, which the
+    result carries; a retried attempt tells the browser to start over (its frames keep their
+    numbers)."""
     generation = claim(generation_id)
     if generation is None:
-        return
+        return None
     try:
         with claims.keep_alive(generation_id):
-            _stream(generation)
+            files = _stream(generation)
     finally:
         claims.release(generation_id)
+    return RunResult(generation, files)
 
 
-def _stream(generation: Generation) -> None:
+def _stream(generation: Generation) -> dict[str, str] | None:
     publisher = FramePublisher(generation.stream_key)
     if generation.attempts > 1:
-        publisher.add({"type": "reset", "attempt": generation.attempts, "message": RESTARTED})
-    publisher.add({"type": "status", "status": "running", "model": generation.model_version.name})
+        publisher.add(frames.reset(attempt=generation.attempts, message=RESTARTED))
+    publisher.add(frames.status("running", model=generation.model_version.name))
     base = base_version(generation)
     parser = StreamParser(base_files=base.files() if base else {})
     raw_parts: list[str] = []
@@ -205,16 +209,20 @@ def _stream(generation: Generation) -> None:
                     return _fail(generation, publisher, TOO_SLOW.format(limit=settings.GENERATION_MAX_S))
             raw_parts.append(text)
             for event in parser.feed(text):
-                publisher.add(event_to_frame(event), arrived_at=arrived_at)
-        for event in parser.finish(stream.result.finish_reason):
-            publisher.add(event_to_frame(event))
+                publisher.add(frames.from_parser_event(event), arrived_at=arrived_at)
+            if parser.has_fatal:  # the answer can no longer become a version: stop reading it
+                stream.close()
+                break
+        else:
+            for event in parser.finish(stream.result.finish_reason):
+                publisher.add(frames.from_parser_event(event))
         publisher.flush()  # the last text reaches the browser now, not after the database writes below
     except openai.APIConnectionError as exc:
         return _fail(generation, publisher, MODEL_UNREACHABLE.format(detail=exc.__class__.__name__))
     except openai.APIError as exc:
         return _fail(generation, publisher, MODEL_ERROR.format(detail=exc.message))
 
-    generation.raw_output = "".join(raw_parts)
+    generation.raw_output = protocol.bounded_raw_output("".join(raw_parts))
     generation.explanation = parser.explanation
     generation.finish_reason = stream.result.finish_reason or ""
     generation.prompt_tokens = stream.result.prompt_tokens
@@ -235,7 +243,20 @@ def _stream(generation: Generation) -> None:
         return _fail(generation, publisher, PROTOCOL_FAILED.format(detail=fatal[0].message + more))
     if not parser.changed_paths:
         return _fail(generation, publisher, NO_FILES)
-    _complete(generation, publisher, parser.result_files())
+    generation.status = Generation.Status.DONE
+    generation.finished_at = timezone.now()
+    generation.save()
+    publisher.flush()
+    return parser.result_files()
+
+
+def answer_files(generation: Generation) -> dict[str, str]:
+    """The files of a generation that ended done, parsed again from its stored answer (for a
+    pipeline step whose worker died after the answer and before its version)."""
+    base = base_version(generation)
+    parsed = protocol.parse(generation.raw_output, generation.finish_reason or None,
+                            base_files=base.files() if base else {})
+    return parsed.result_files()
 
 
 DEFECT_KINDS = {
@@ -263,12 +284,13 @@ def request_cancel(generation: Generation) -> bool:
     """Ask to stop a generation. A queued one stops at once; a running one within a second or so
     (its worker closes the model request). Returns False when it had already finished."""
     Generation.objects.filter(id=generation.id, cancel_requested_at=None).update(cancel_requested_at=timezone.now())
-    stopped_before_start = Generation.objects.filter(id=generation.id, status=Generation.Status.QUEUED).update(
+    not_started = (Generation.Status.WAITING, Generation.Status.QUEUED)
+    stopped_before_start = Generation.objects.filter(id=generation.id, status__in=not_started).update(
         status=Generation.Status.CANCELLED, finished_at=timezone.now(), error=CANCELLED
     )
     if stopped_before_start:
         publisher = FramePublisher(generation.stream_key)
-        publisher.add({"type": "cancelled", "message": CANCELLED})
+        publisher.add(frames.cancelled(CANCELLED))
         publisher.flush()
         return True
     claims.request_cancel(generation.id)
@@ -280,16 +302,17 @@ def _cancel(generation: Generation, publisher: FramePublisher) -> None:
     generation.error = CANCELLED
     generation.finished_at = timezone.now()
     generation.save(update_fields=["status", "error", "finished_at"])
-    publisher.add({"type": "cancelled", "message": CANCELLED})
+    publisher.add(frames.cancelled(CANCELLED))
     publisher.flush()
     expire(generation.stream_key)
 
 
 def recover_stuck_generations(*, silent_for_s: float = STUCK_AFTER_S) -> dict[str, list[int]]:
-    """The watchdog (beat). A running generation with no lease holder and no heartbeat for
-    `silent_for_s` lost its whole worker, so no pool will hand its task back: it is queued again
-    while it has attempts left (the next worker starts it over, with a `reset` frame), and failed
-    with a clear message after that. Nothing stays "running" forever."""
+    """For the pipeline's watchdog. A running generation with no lease holder and no heartbeat for
+    `silent_for_s` lost its whole worker, so no pool will hand its task back: it is marked queued
+    again while it has attempts left (returned in "requeued": the caller enqueues it; the next worker
+    starts it over, with a `reset` frame), and failed with a clear message after that. Nothing stays
+    "running" forever."""
     outcome = {"requeued": [], "failed": []}
     for generation in Generation.objects.filter(status=Generation.Status.RUNNING):
         silence = claims.seconds_since_heartbeat(generation.id)
@@ -301,11 +324,8 @@ def recover_stuck_generations(*, silent_for_s: float = STUCK_AFTER_S) -> dict[st
                 id=generation.id, status=Generation.Status.RUNNING, attempts=generation.attempts
             ).update(status=Generation.Status.QUEUED)
             if taken:
-                publisher.add({"type": "status", "status": "queued", "message": REQUEUED})
+                publisher.add(frames.status("queued", message=REQUEUED))
                 publisher.flush()
-                from generation.tasks import run  # the task module imports this one
-
-                run.delay(generation.id)
                 outcome["requeued"].append(generation.id)
             continue
         message = WORKER_LOST.format(attempts=generation.attempts)
@@ -313,7 +333,7 @@ def recover_stuck_generations(*, silent_for_s: float = STUCK_AFTER_S) -> dict[st
             status=Generation.Status.FAILED, error=message, finished_at=timezone.now()
         )
         if taken:
-            publisher.add({"type": "failed", "message": message})
+            publisher.add(frames.failed(message))
             publisher.flush()
             outcome["failed"].append(generation.id)
     return outcome
@@ -324,26 +344,12 @@ def base_version(generation: Generation):
     return generation.repair_of.app_version if generation.repair_of_id else generation.turn.base_version
 
 
-def _complete(generation: Generation, publisher: FramePublisher, files: dict[str, str]) -> None:
-    turn = generation.turn
-    with transaction.atomic():
-        version = create_version(project=turn.project, files=files, parent=base_version(generation))
-        generation.app_version = version
-        generation.status = Generation.Status.DONE
-        generation.finished_at = timezone.now()
-        generation.save()
-    publisher.add({"type": "done", "version": version.id, "files": sorted(version.manifest)})
-    publisher.flush()
-    request_build(app_version=version, stream_key=generation.stream_key)
-    expire(generation.stream_key)
-
-
 def _fail(generation: Generation, publisher: FramePublisher, message: str) -> None:
     log.info("generation %s failed: %s", generation.id, message)
     generation.status = Generation.Status.FAILED
     generation.error = message
     generation.finished_at = timezone.now()
     generation.save()
-    publisher.add({"type": "failed", "message": message})
+    publisher.add(frames.failed(message))
     publisher.flush()
     expire(generation.stream_key)

@@ -5,11 +5,22 @@ class Build(models.Model):
     """Bundling one AppVersion and running its preview. Status only moves forward."""
 
     class Status(models.TextChoices):
+        # Held back by fair use (builder.fair_use): not yet handed to a build worker.
+        WAITING = "waiting"
         QUEUED = "queued"
         BUILDING = "building"
         READY = "ready"
         FAILED = "failed"
         STOPPED = "stopped"
+
+    class Smoke(models.TextChoices):
+        PENDING = "pending"
+        PASSED = "passed"
+        FAILED = "failed"
+        # The test could not run (Chromium missing or crashed, the preview stopped under it): no
+        # verdict on the app, so never a repair and never a negative example.
+        NOT_SCORED = "not_scored", "not scored"
+        SKIPPED = "skipped"  # SMOKE_TEST is off
 
     FINAL_STATUSES = (Status.READY, Status.FAILED, Status.STOPPED)
 
@@ -33,6 +44,7 @@ class Build(models.Model):
     # Automatic scores (docs/sandbox.md): None until known.
     build_passed = models.BooleanField(null=True, blank=True)
     smoke_passed = models.BooleanField(null=True, blank=True)
+    smoke_status = models.CharField(max_length=12, choices=Smoke.choices, default=Smoke.PENDING)
     scores = models.JSONField(default=dict, blank=True)
     smoke_message = models.TextField(blank=True)
     screenshot = models.CharField(max_length=200, blank=True, help_text="PNG path relative to SANDBOX_DIR.")

@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 
 from sandbox import docker_driver, slots
+from sandbox.image import ensure_runtime_image
 
 
 def pool_root() -> Path:
@@ -79,8 +80,6 @@ def _fill_lock():
 
 def fill(image: str | None = None) -> int:
     """Start slots until PREVIEW_POOL_SIZE are ready; returns how many were started."""
-    from sandbox.image import ensure_runtime_image
-
     size = settings.PREVIEW_POOL_SIZE
     if size <= 0:
         return 0

@@ -41,6 +41,8 @@ VIEWPORT = {"width": 1024, "height": 700}
 RENDER_TIMEOUT_MS = 4000
 BLANK_STDDEV = 1.5  # below this (0..255 luminance), the screenshot is one flat colour
 ROUND_TRIP_TAG = "Kiln smoke test"
+# Chromium itself missing or crashed: says nothing about the app (never a failed app or a repair).
+NOT_SCORED = "Smoke test not scored: Kiln could not run it ({reason})."
 
 # In the page: how long until the app put something in its root, and what it put there.
 RENDERED_JS = """() => {
@@ -315,8 +317,10 @@ def run(*, socket_path: Path, app_json: dict, screenshot: Path, csp: str) -> dic
         )
     except FutureTimeout:
         scores = {"problems": [f"the smoke test did not finish within {settings.SMOKE_TIMEOUT_S} s"]}
-    except Exception as error:  # noqa: BLE001 - Chromium missing or crashed: a result, not a crash
-        scores = {"problems": [f"Kiln could not run the smoke test: {str(error).splitlines()[0][:200]}"]}
+    except Exception as error:  # noqa: BLE001 - Chromium missing or crashed: Kiln's fault, not the app's
+        reason = str(error).splitlines()[0][:200] if str(error) else error.__class__.__name__
+        return {"passed": None, "infrastructure": True, "smoke_ms": round((time.perf_counter() - started) * 1000),
+                "message": NOT_SCORED.format(reason=reason)}
     problems = scores.pop("problems")
     scores["smoke_ms"] = scores.get("smoke_ms") or round((time.perf_counter() - started) * 1000)
     scores["passed"] = not problems

@@ -18,7 +18,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import docker_driver, previews, slots
+from sandbox import access, docker_driver, lifecycle, slots, tasks
 from sandbox.errors import ENGINE_UNAVAILABLE, EngineUnavailable
 from sandbox.models import Build
 
@@ -69,18 +69,8 @@ def reaches_kiln(path: str) -> bool:
     return "__kiln" in path.casefold()
 
 
-def content_security_policy() -> str:
-    port = settings.PREVIEW_PORT
-    builders = " ".join(f"{settings.PREVIEW_SCHEME}://{host}:{port}" for host in settings.BUILDER_HOSTS)
-    return (
-        "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-        "style-src 'self' 'unsafe-inline'; script-src 'self'; "
-        f"frame-ancestors {builders}"
-    )
-
-
 def _harden(response: HttpResponse) -> HttpResponse:
-    response["Content-Security-Policy"] = content_security_policy()
+    response["Content-Security-Policy"] = access.content_security_policy()
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -101,16 +91,16 @@ def _page(status: int, title: str, message: str, *, refresh: bool = False) -> Ht
 async def _enter(request, build: Build) -> HttpResponse:
     """Trade a builder-signed ticket for this preview host's own cookie."""
     try:
-        build_id, user_id = previews.read_ticket(request.GET.get("ticket", ""))
+        build_id, user_id = access.read_ticket(request.GET.get("ticket", ""))
     except signing.SignatureExpired:
         return _page(403, "Link expired", LINK_EXPIRED)
     except (signing.BadSignature, ValueError):
         return _page(403, "Not allowed", NOT_ADMITTED)
     user = await get_user_model().objects.filter(pk=user_id, is_active=True).only("is_staff").afirst()
-    if build_id != build.id or user is None or not previews.may_open(build, user_id=user.pk, is_staff=user.is_staff):
+    if build_id != build.id or user is None or not access.may_open(build, user_id=user.pk, is_staff=user.is_staff):
         return _page(403, "Not allowed", NOT_ADMITTED)
     response = _harden(HttpResponseRedirect("/"))
-    response["Set-Cookie"] = previews.cookie_header(build, user.pk)
+    response["Set-Cookie"] = access.cookie_header(build, user.pk)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -140,8 +130,6 @@ async def _forward(request, build: Build, path: str) -> HttpResponse:
 
 def _diagnose(build: Build) -> tuple[str, int]:
     """Why a ready preview does not answer: ("engine", 0), ("restarting", n), ("stopped", 0), ("busy", 0)."""
-    from sandbox import tasks
-
     try:
         state = docker_driver.container_state(build.container_id)
     except EngineUnavailable:
@@ -149,7 +137,7 @@ def _diagnose(build: Build) -> tuple[str, int]:
     if state["running"]:
         return "busy", 0
     if state["missing"] or build.restarts >= settings.PREVIEW_MAX_RESTARTS:
-        previews.revive_preview(build)  # stops it, with the reason on the Build
+        lifecycle.revive_preview(build)  # stops it, with the reason on the Build
         return "stopped", 0
     tasks.revive_preview.delay(build.id)
     return "restarting", build.restarts + 1
@@ -177,11 +165,11 @@ async def preview_proxy(request, path: str) -> HttpResponse:
     if build is None:
         return _page(404, "Preview not found", NOT_FOUND)
     path = normalised_path("/" + path)
-    if path == previews.ENTER_PATH:
+    if path == access.ENTER_PATH:
         return await _enter(request, build)
     if reaches_kiln(path):
         return _page(404, "Not found", NOT_FOUND)
-    if not previews.cookie_admits(build, request.COOKIES.get(previews.COOKIE_NAME)):
+    if not access.cookie_admits(build, request.COOKIES.get(access.COOKIE_NAME)):
         return _page(403, "Not allowed", NOT_ADMITTED)
     if build.status == Build.Status.FAILED:
         return _page(503, "The build failed", build.error or "The build failed.")

@@ -4,16 +4,16 @@ a repair that makes it build is stored as a preference pair (chosen = fixed, rej
 import pytest
 
 from builder.models import Turn
-from builder.repairs import GAVE_UP, after_build
+from builder import pipeline
+from builder.pipeline import after_build, generate
+from builder.repairs import GAVE_UP
 from builder.versions import create_version
 from feedback.models import PreferencePair
 from generation.blueprint.responder import respond
 from generation.models import Generation
 from generation.prompts import build_messages, is_repair_request
 from generation.protocol import parse
-from generation.runs import run_generation
 from generation.streaming import read_after
-from sandbox import previews
 from sandbox.models import Build
 
 pytestmark = pytest.mark.django_db
@@ -54,9 +54,9 @@ def model_that_breaks_then_repairs(settings):
 
 
 def build_of(generation, django_capture_on_commit_callbacks) -> Build:
-    """The build that run_generation queued for the generation's version, run in this process."""
+    """The build that generate queued for the generation's version, run in this process."""
     build = Build.objects.get(app_version=generation.app_version)
-    previews.build_and_preview(build.id)
+    pipeline.build(build.id)
     build.refresh_from_db()
     return build
 
@@ -70,7 +70,7 @@ def test_a_failed_build_is_repaired_and_the_fix_becomes_a_pair(
         request_messages=build_messages(history=[], files={}, prompt=PROMPT),
     )
     with django_capture_on_commit_callbacks(execute=False):
-        run_generation(broken.id)
+        generate(broken.id)
     broken.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=False):
         failed = build_of(broken, django_capture_on_commit_callbacks)
@@ -85,7 +85,7 @@ def test_a_failed_build_is_repaired_and_the_fix_becomes_a_pair(
     assert kinds.index(("repair", None)) < kinds.index(("build", True)) == len(kinds) - 1  # seen first
 
     with django_capture_on_commit_callbacks(execute=False):
-        run_generation(repair.id)
+        generate(repair.id)
     repair.refresh_from_db()
     assert repair.status == "done", repair.error
     assert repair.app_version.parent == broken.app_version

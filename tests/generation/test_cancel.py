@@ -6,7 +6,8 @@ import time
 import pytest
 
 from generation.models import Generation
-from generation.runs import CANCELLED, TOO_SLOW, request_cancel, run_generation
+from builder.pipeline import generate
+from generation.runs import CANCELLED, TOO_SLOW, request_cancel
 from generation.streaming import read_after
 from sandbox.models import Build
 
@@ -33,7 +34,7 @@ def queued_generation(queue_generation):
 def test_a_queued_generation_stops_at_once_and_never_runs(queued_generation):
     assert request_cancel(queued_generation) is True
 
-    run_generation(queued_generation.id)  # the task arrives afterwards: nothing to do
+    generate(queued_generation.id)  # the task arrives afterwards: nothing to do
 
     generation = Generation.objects.get(id=queued_generation.id)
     assert generation.status == "cancelled" and generation.error == CANCELLED
@@ -41,7 +42,7 @@ def test_a_queued_generation_stops_at_once_and_never_runs(queued_generation):
 
 
 def test_a_running_generation_stops_and_keeps_no_partial_files(slow_model_server, queued_generation):
-    worker = threading.Thread(target=run_generation, args=(queued_generation.id,))
+    worker = threading.Thread(target=generate, args=(queued_generation.id,))
     started = time.monotonic()
     worker.start()
     deadline = time.monotonic() + 20
@@ -73,7 +74,7 @@ def test_a_generation_that_runs_past_its_time_limit_is_stopped_and_keeps_nothing
     settings.GENERATION_MAX_S = 1.0
     started = time.monotonic()
 
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
 
     generation = Generation.objects.get(id=queued_generation.id)
     assert time.monotonic() - started < 5  # the whole app takes far longer at this pace

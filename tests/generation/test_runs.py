@@ -11,7 +11,8 @@ from builder.models import Turn
 from generation import claims
 from generation.blueprint.server import split_tokens
 from generation.models import Generation
-from generation.runs import CUT_OFF, MAX_ATTEMPTS, WORKER_LOST, recover_stuck_generations, run_generation
+from builder.pipeline import generate
+from generation.runs import CUT_OFF, MAX_ATTEMPTS, WORKER_LOST, recover_stuck_generations
 from generation.streaming import read_after, redis_client
 from sandbox.models import Build
 from tests.stack import free_port
@@ -38,7 +39,7 @@ def queued_generation(queue_generation):
 def test_a_finished_run_stores_a_version_and_queues_its_build(settings, model_server, queued_generation):
     settings.MODEL_BASE_URL = model_server
 
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
 
     generation = Generation.objects.get(id=queued_generation.id)
     assert generation.status == "done", generation.error
@@ -59,10 +60,10 @@ def test_a_finished_run_stores_a_version_and_queues_its_build(settings, model_se
 
 def test_a_second_run_of_the_same_generation_does_nothing(settings, model_server, queued_generation):
     settings.MODEL_BASE_URL = model_server
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
     frames_after_first = len(read_after(queued_generation.stream_key))
 
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
 
     assert len(read_after(queued_generation.stream_key)) == frames_after_first
     assert Build.objects.count() == 1
@@ -72,7 +73,7 @@ def test_a_response_cut_off_by_the_length_limit_is_not_kept(settings, model_serv
     settings.MODEL_BASE_URL = model_server
     settings.MODEL_MAX_TOKENS = 300
 
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
 
     generation = Generation.objects.get(id=queued_generation.id)
     assert generation.status == "failed"
@@ -86,7 +87,7 @@ def test_a_response_cut_off_by_the_length_limit_is_not_kept(settings, model_serv
 def test_an_unreachable_model_fails_with_a_clear_message(settings, queued_generation):
     settings.MODEL_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"
 
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
 
     generation = Generation.objects.get(id=queued_generation.id)
     assert generation.status == "failed"
@@ -113,13 +114,13 @@ def test_a_follow_up_applies_its_edits_to_the_previous_version(settings, model_s
     from builder.services import _enqueue_generation
 
     settings.MODEL_BASE_URL = model_server
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
     first = Generation.objects.get(id=queued_generation.id)
     turn = Turn.objects.create(project=first.turn.project, prompt="add a due date", seed=9,
                                base_version=first.app_version)
     follow_up = _enqueue_generation(turn=turn, candidate=1, kind="first", seed=9, model_version=first.model_version)
 
-    run_generation(follow_up.id)
+    generate(follow_up.id)
 
     follow_up.refresh_from_db()
     assert follow_up.status == "done", follow_up.error
@@ -138,7 +139,7 @@ CODE_IN_CHAT = "Here is the code:\n```jsx\nexport default function App() {\n  re
 def test_a_defective_answer_is_refused_shown_and_stored_as_a_negative(scripted_model, queued_generation, answer, kind):
     scripted_model(answer)
 
-    run_generation(queued_generation.id)
+    generate(queued_generation.id)
 
     generation = Generation.objects.get(id=queued_generation.id)
     assert generation.status == "failed" and generation.app_version is None
@@ -226,7 +227,7 @@ def test_a_token_goes_out_at_once_even_when_the_next_one_is_a_long_way_off(setti
     follower = threading.Thread(target=follow)
     follower.start()
     try:
-        run_generation(queued_generation.id)
+        generate(queued_generation.id)
     finally:
         follower.join(timeout=10)
         server.shutdown()
@@ -246,7 +247,7 @@ class SlowToStartModel(BurstyModel):
 
 
 def test_a_generation_waiting_for_its_first_token_keeps_its_lease(settings, queued_generation, monkeypatch):
-    monkeypatch.setattr(claims, "LEASE_TTL_MS", 1000)  # much shorter than the model's silence
+    monkeypatch.setattr(leases, "LEASE_TTL_MS", 1000)  # much shorter than the model's silence
     server = ThreadingHTTPServer(("127.0.0.1", 0), SlowToStartModel)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.MODEL_BASE_URL = f"http://127.0.0.1:{server.server_port}/v1"
@@ -260,7 +261,7 @@ def test_a_generation_waiting_for_its_first_token_keeps_its_lease(settings, queu
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        run_generation(queued_generation.id)
+        generate(queued_generation.id)
     finally:
         watcher.join()
         server.shutdown()

@@ -11,7 +11,7 @@ import shutil
 import pytest
 from django.test import Client, override_settings
 
-from sandbox import docker_driver, previews
+from sandbox import access, builds, docker_driver
 from sandbox.image import ensure_runtime_image
 
 APP_JSON = {
@@ -124,8 +124,8 @@ def build_preview(runtime_image, make_version, django_capture_on_commit_callback
     def build(files=None, *, version=None, stream_key="test:build"):
         version = version or make_version(files)
         with django_capture_on_commit_callbacks(execute=False):
-            queued = previews.request_build(app_version=version, stream_key=stream_key)
-        previews.build_and_preview(queued.id)
+            queued = builds.create_build(app_version=version, stream_key=stream_key)
+        builds.build_and_preview(queued.id)
         queued.refresh_from_db()
         return queued
 
@@ -137,7 +137,7 @@ class PreviewClient(Client):
 
     def __init__(self, build, **kwargs):
         super().__init__(**kwargs)
-        self.host = previews.preview_origin(build).split("://", 1)[1]
+        self.host = access.preview_origin(build).split("://", 1)[1]
 
     def generic(self, method, path, *args, **kwargs):
         kwargs.setdefault("HTTP_HOST", self.host)
@@ -145,12 +145,12 @@ class PreviewClient(Client):
 
     def enter(self, build, user):
         """Follow the builder's entry URL and keep the cookie the preview host sets, as a browser does."""
-        url = previews.preview_entry_url(build, user)
+        url = access.preview_entry_url(build, user)
         response = self.get(url.split(self.host, 1)[1])
         set_cookie = response.headers.get("Set-Cookie", "")
-        match = re.match(rf"{previews.COOKIE_NAME}=([^;]+)", set_cookie)
+        match = re.match(rf"{access.COOKIE_NAME}=([^;]+)", set_cookie)
         if match:
-            self.cookies[previews.COOKIE_NAME] = match[1]
+            self.cookies[access.COOKIE_NAME] = match[1]
         return response
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from sandbox import docker_driver, previews
+from sandbox import builds, docker_driver
 from sandbox.image import runtime_image_tag
 from sandbox.models import Build
 
@@ -30,9 +30,9 @@ def engine_gone(monkeypatch):
 def test_a_build_without_an_engine_fails_with_a_clear_message(runtime_image, engine_gone, make_version,
                                                                django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        build = previews.request_build(app_version=make_version(), stream_key="")
+        build = builds.create_build(app_version=make_version(), stream_key="")
 
-    previews.build_and_preview(build.id)
+    builds.build_and_preview(build.id)
 
     build.refresh_from_db()
     assert build.status == Build.Status.FAILED

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from django.conf import settings as django_settings
 
-from sandbox import docker_driver, previews, slots
+from sandbox import docker_driver, lifecycle, slots
 from sandbox.errors import PREVIEW_EXPIRED
 from sandbox.models import Build
 
@@ -56,7 +56,7 @@ def attack(build: Build, script: str, timeout: float = 20) -> subprocess.Complet
 
 
 def answers(build: Build, timeout: float = 3) -> bool:
-    transport = httpx.HTTPTransport(uds=str(previews.socket_path(build)))
+    transport = httpx.HTTPTransport(uds=str(lifecycle.socket_path(build)))
     try:
         with httpx.Client(transport=transport, base_url="http://preview", timeout=timeout) as http:
             return http.get("/healthz").status_code == 200
@@ -66,7 +66,7 @@ def answers(build: Build, timeout: float = 3) -> bool:
 
 def settle(build: Build) -> Build:
     """What the user is left with after an attack: the watchdog restarts a dead preview (bounded)."""
-    previews.watchdog()
+    lifecycle.watchdog()
     build.refresh_from_db()
     assert build.status in (Build.Status.READY, Build.Status.STOPPED)
     if build.status == Build.Status.READY:
@@ -192,7 +192,7 @@ def test_a_preview_past_its_ttl_is_reaped(preview, preview_client, owner):
     client = preview_client(preview)
     client.enter(preview, owner)
 
-    previews.reap_expired_previews(now=time.time() + django_settings.PREVIEW_TTL_S + 1)
+    lifecycle.reap_expired_previews(now=time.time() + django_settings.PREVIEW_TTL_S + 1)
 
     preview.refresh_from_db()
     assert preview.status == Build.Status.STOPPED and preview.error == PREVIEW_EXPIRED

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from sandbox import docker_driver, pool, previews
+from sandbox import docker_driver, lifecycle, pool
 from sandbox.errors import PREVIEW_OVER_CAP
 from sandbox.models import Build
 
@@ -85,6 +85,6 @@ def test_engine_stopped_shows_unavailable_and_recovers(build_preview, preview_cl
     docker_driver.client.cache_clear()
     assert build_preview().status == Build.Status.READY
     client.get("/")  # the old preview's container stopped with the engine: Kiln restarts it
-    previews.watchdog()
+    lifecycle.watchdog()
     ready.refresh_from_db()
     assert ready.status == Build.Status.STOPPED or client.get("/").status_code == 200

@@ -69,10 +69,10 @@ def test_build_reports_each_step_to_the_stream(build_preview):
 
 
 def test_request_build_enqueues_the_task_on_the_build_queue(make_version, django_capture_on_commit_callbacks):
-    from sandbox import previews
+    from sandbox import builds, lifecycle
 
     with django_capture_on_commit_callbacks(execute=True):
-        build = previews.request_build(app_version=make_version(), stream_key="")
+        build = builds.create_build(app_version=make_version(), stream_key="")
 
     assert build.status == Build.Status.QUEUED
     assert len(build.preview_token) >= 26 and build.preview_token.isalnum() and build.preview_token.islower()
@@ -81,11 +81,11 @@ def test_request_build_enqueues_the_task_on_the_build_queue(make_version, django
 
 
 def test_a_second_run_of_the_same_build_does_nothing(build_preview):
-    from sandbox import previews
+    from sandbox import builds, lifecycle
 
     build = build_preview()
 
-    assert previews.build_and_preview(build.id) is None
+    assert builds.build_and_preview(build.id) is None
     build.refresh_from_db()
     assert build.status == Build.Status.READY
 
@@ -102,11 +102,11 @@ def test_a_new_preview_of_the_project_replaces_the_old_one(build_preview):
 
 
 def test_the_reaper_removes_expired_previews(build_preview):
-    from sandbox import previews
+    from sandbox import builds, lifecycle
 
     build = build_preview()
 
-    assert previews.reap_expired_previews(now=time.time() + settings.PREVIEW_TTL_S + 1) == 1
+    assert lifecycle.reap_expired_previews(now=time.time() + settings.PREVIEW_TTL_S + 1) == 1
     build.refresh_from_db()
     assert build.status == Build.Status.STOPPED
     assert not docker_driver.container_running(build.container_id)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from sandbox import previews
+from sandbox import access
 from sandbox.models import Build
 
 CHROMIUM_ARGS = [
@@ -27,7 +27,7 @@ def test_owner_uses_the_app_inside_the_builders_iframe(live_server, settings, bu
     assert build.status == Build.Status.READY, build.error
     # The builder's own page is not this room's; stand in for it with the one thing that matters here:
     # a page on the builder's origin whose iframe opens the entry URL.
-    builder_url = f"http://127.0.0.1:{port}/frame/?" + urlencode({"src": previews.preview_entry_url(build, owner)})
+    builder_url = f"http://127.0.0.1:{port}/frame/?" + urlencode({"src": access.preview_entry_url(build, owner)})
     # Playwright's sync API runs an event loop in this thread: no ORM calls from here on.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)

@@ -3,7 +3,7 @@
 import pytest
 from django.core import signing
 
-from sandbox import previews
+from sandbox import access, builds, lifecycle
 from sandbox.models import Build
 
 pytestmark = pytest.mark.django_db
@@ -54,16 +54,16 @@ def test_it_refuses_a_ticket_for_another_users_preview(ready, stranger, preview_
 def test_it_refuses_a_forged_ticket(ready, owner, preview_client):
     forged = signing.TimestampSigner(salt="not-kiln").sign(f"{ready.id}:{owner.id}")
 
-    response = preview_client(ready).get(f"{previews.ENTER_PATH}?ticket={forged}")
+    response = preview_client(ready).get(f"{access.ENTER_PATH}?ticket={forged}")
 
     assert response.status_code == 403
 
 
 def test_a_ticket_for_one_preview_does_not_open_another(ready, build_preview, owner, preview_client):
     other = build_preview()  # same owner, but a different build (and host)
-    ticket = previews.preview_entry_url(ready, owner).split("ticket=", 1)[1]
+    ticket = access.preview_entry_url(ready, owner).split("ticket=", 1)[1]
 
-    response = preview_client(other).get(f"{previews.ENTER_PATH}?ticket={ticket}")
+    response = preview_client(other).get(f"{access.ENTER_PATH}?ticket={ticket}")
 
     assert response.status_code == 403
 
@@ -91,7 +91,7 @@ def test_staff_gets_through(ready, staff, preview_client):
 
 
 def test_entry_url_points_at_the_preview_host(ready, owner, settings):
-    url = previews.preview_entry_url(ready, owner)
+    url = access.preview_entry_url(ready, owner)
 
     assert url.startswith(f"http://p-{ready.preview_token}.localhost:{settings.PREVIEW_PORT}/__kiln/enter?ticket=")
 
@@ -117,7 +117,7 @@ def test_proxied_responses_carry_a_strict_csp(ready, owner, preview_client, sett
 def test_a_build_in_progress_shows_a_page_not_a_blank(make_version, owner, preview_client,
                                                       django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        build = previews.request_build(app_version=make_version(), stream_key="")
+        build = builds.create_build(app_version=make_version(), stream_key="")
     client = preview_client(build)
     client.enter(build, owner)
 
@@ -131,7 +131,7 @@ def test_a_build_in_progress_shows_a_page_not_a_blank(make_version, owner, previ
 def test_a_stopped_preview_says_so(ready, owner, preview_client):
     client = preview_client(ready)
     client.enter(ready, owner)
-    previews.stop_preview(ready)
+    lifecycle.stop_preview(ready)
 
     response = client.get("/")
 
@@ -239,7 +239,7 @@ def test_the_previews_own_javascript_cannot_reach_kilns_paths(live_server, setti
              "/x%5c..%5c__kiln/load"]
     build = build_preview({**TODO_APP, "src/main.jsx": PROBE_JSX % json.dumps(paths)})
     assert build.status == Build.Status.READY, build.error
-    builder_url = f"http://127.0.0.1:{port}/frame/?" + urlencode({"src": previews.preview_entry_url(build, owner)})
+    builder_url = f"http://127.0.0.1:{port}/frame/?" + urlencode({"src": access.preview_entry_url(build, owner)})
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()

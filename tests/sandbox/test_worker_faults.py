@@ -34,7 +34,7 @@ QUEUE_BUILDS = """
 import json
 from django.contrib.auth import get_user_model
 from builder.models import AppVersion, Blob, Project
-from sandbox import previews
+from builder import pipeline
 from tests.sandbox.conftest import TODO_APP
 owner = get_user_model().objects.create_user(username="killtest", password="x-kill-test-1")
 project = Project.objects.create(owner=owner, name="Kill test")
@@ -47,7 +47,7 @@ for n in range({n}):
         Blob.objects.get_or_create(sha256=sha, defaults={{"content": content}})
         manifest[path] = sha
     version = AppVersion.objects.create(project=project, manifest=manifest, digest=AppVersion.manifest_digest(manifest))
-    ids.append(previews.request_build(app_version=version, stream_key="").id)
+    ids.append(pipeline.request_build(version, stream_key="").id)
 print(json.dumps(ids))
 """
 
@@ -69,6 +69,8 @@ class Kiln:
             "SMOKE_TEST": "false",
             "PREVIEW_POOL_SIZE": "0",
             "BUILD_STALE_S": "3",
+            "LEASE_TTL_MS": "1500",  # a killed worker's builds are taken over after 1.5 s, not 6
+            "FAIR_RUNNING_BUILDS": "24",  # one user queues all 24 builds at once, as before fair use
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -143,7 +145,7 @@ def test_builds_survive_their_worker_being_killed_twenty_times(kiln):
             whole_worker += 1
             kiln.start_worker()
             time.sleep(3.5)  # BUILD_STALE_S: a queued build's message may have died with the worker
-            kiln.manage("shell", "-c", "from sandbox.previews import watchdog; print(watchdog())")
+            kiln.manage("shell", "-c", "from builder.pipeline import recover; print(recover())")
         else:
             os.kill(pid, signal.SIGKILL)  # the pool process running the build; Celery's parent lives on
 
@@ -156,11 +158,11 @@ def test_builds_survive_their_worker_being_killed_twenty_times(kiln):
         done = _wait(all_final, timeout=15, step=0.2)
         if done:
             break
-        kiln.manage("shell", "-c", "from sandbox.previews import watchdog; print(watchdog())")
+        kiln.manage("shell", "-c", "from builder.pipeline import recover; print(recover())")
     assert done, [(b["id"], b["status"], b["claims"]) for b in kiln.builds()]
     # The watchdog's periodic round (beat, 30 s): also retires an older preview whose newer build's
     # worker died between "ready" and retiring it.
-    kiln.manage("shell", "-c", "from sandbox.previews import watchdog; print(watchdog())")
+    kiln.manage("shell", "-c", "from builder.pipeline import recover; print(recover())")
     done = kiln.builds()
     outcome = {s: sum(b["status"] == s for b in done) for s in ("ready", "stopped", "failed")}
     print(f"\nkill loop: {KILLS} kills ({killed_mid_build} mid-build, {whole_worker} of the whole worker), "

@@ -10,7 +10,7 @@ from builder.versions import create_version
 from generation.blueprint.catalogue import PROMPTS
 from generation.blueprint.responder import respond
 from generation.protocol import parse
-from sandbox import previews
+from sandbox import access, builds, lifecycle
 from sandbox.models import Build
 
 CHECK_USER = "blueprint-check"
@@ -49,11 +49,11 @@ class Command(BaseCommand):
             project = Project.objects.create(owner=user, name=f"check: {prompt[:60]}")
             version = create_version(project=project, files=parser.result_files(), parent=None)
             # Not request_build: a running build worker must not take this build from us.
-            build = Build.objects.create(app_version=version, preview_token=previews.new_preview_token())
-        previews.build_and_preview(build.id)
+            build = Build.objects.create(app_version=version, preview_token=access.new_preview_token())
+        builds.build_and_preview(build.id)
         build.refresh_from_db()
         seconds = time.monotonic() - started
-        previews.delete_project_data(project_id=project.id)
+        lifecycle.delete_project_data(project_id=project.id)
         project.delete()
         return build, seconds
 

@@ -2,12 +2,12 @@
 
 from django.core.management.base import BaseCommand
 
-from sandbox import previews
+from builder import pipeline
 
 
 class Command(BaseCommand):
     help = "Remove this Kiln instance's orphan preview containers and folders; mark their builds."
 
     def handle(self, *args, **options):
-        done = previews.sweep()
+        done = pipeline.sweep()
         self.stdout.write(", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in done.items()))
