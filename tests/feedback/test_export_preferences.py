@@ -52,7 +52,9 @@ def test_an_unfinished_candidate_cannot_be_judged(owner, make_generation):
         record_verdict(user=owner, generation=running, verdict="accept")
 
 
-def test_export_loads_with_datasets_and_has_trl_columns(owner, make_generation, tmp_path):
+def test_export_preferences_still_writes_preferences_jsonl_for_trl(owner, make_generation, tmp_path, monkeypatch):
+    # export_preferences is an alias of export_dataset (DPO rows, nothing held out), keeping its old file.
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
     first = make_generation(raw_output="candidate one")
     make_generation(first.turn, raw_output="candidate two", candidate=2)
     record_verdict(user=owner, generation=first, verdict="accept")
@@ -61,15 +63,18 @@ def test_export_loads_with_datasets_and_has_trl_columns(owner, make_generation, 
     record_verdict(user=owner, generation=other, verdict="accept")
     PreferencePair.objects.filter(chosen_generation=other).update(review_status="excluded")
 
-    call_command("export_preferences", "--out", str(tmp_path))
+    call_command("export_preferences", "--out", str(tmp_path / "out"))
 
-    rows = datasets.load_dataset("json", data_files=str(tmp_path / "preferences.jsonl"), split="train")
-    assert set(rows.column_names) == {"prompt", "chosen", "rejected"}
+    rows = datasets.load_dataset("json", data_files=str(tmp_path / "out" / "preferences.jsonl"), split="train")
+    assert {"prompt", "chosen", "rejected"} <= set(rows.column_names)
     assert len(rows) == 1  # the excluded pair stays out
     assert rows[0]["chosen"] == [{"role": "assistant", "content": "candidate one"}]
     assert rows[0]["rejected"] == [{"role": "assistant", "content": "candidate two"}]
     assert {m["role"] for m in rows[0]["prompt"]} == {"system", "user"}
-    assert json.loads((tmp_path / "preferences.jsonl").read_text().splitlines()[0])["prompt"] == first.request_messages
+    lines = (tmp_path / "out" / "preferences.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["prompt"] == first.request_messages
+    assert (tmp_path / "out" / "dpo" / "train.jsonl").read_text().splitlines() == lines
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"] == {"dpo": {"train": 1, "test": 0}}
 
 
 def test_picking_one_of_two_compared_candidates_is_an_explicit_pick(owner, make_generation):

@@ -1,0 +1,274 @@
+"""Reading a snapshot's signals from the database: chunks of a few hundred rows, oldest first, so an
+export holds one chunk at a time whatever the size of the tables.
+
+Each reader yields lists of `mapping.Signal`. Heavy text (messages, outputs) is read once per chunk;
+the facts of the generations behind a chunk (model version, tokens, latest build's scores) come in
+two more queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from feedback.models import Feedback, PreferencePair
+from feedback.pairs import completion_messages
+from generation.models import Generation, OutputDefect
+from sandbox.models import Build
+from training.mapping import (
+    AUTOMATIC,
+    AUTOMATIC_REVIEW,
+    BROKEN_PREVIEW,
+    DEFECT_KINDS,
+    EXCLUDED,
+    FAILED_BUILD,
+    MAPPING,
+    PAIR,
+    PENDING,
+    VERDICT,
+    Completion,
+    GenerationFacts,
+    Signal,
+)
+
+CHUNK_ROWS = 500
+
+# The build step that fails because of what the model wrote (esbuild rejected it). Other steps
+# (engine, preview, lost, internal) are Kiln's or Docker's trouble: never a label.
+MODEL_FAULT_STEP = "bundle"
+
+VERDICTS_WITH_ROWS = tuple(name for (kind, name), rule in MAPPING.items() if kind == VERDICT and rule.yields)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Signals created in [since, until); either end open when None."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, queryset: QuerySet, field: str = "created_at") -> QuerySet:
+        if self.since is not None:
+            queryset = queryset.filter(**{f"{field}__gte": self.since})
+        if self.until is not None:
+            queryset = queryset.filter(**{f"{field}__lt": self.until})
+        return queryset
+
+
+def _chunks(queryset: QuerySet, size: int = CHUNK_ROWS) -> Iterator[list]:
+    """Keyset pagination on the primary key: each chunk is a fresh, bounded query (no server-side
+    cursor held open across the whole export, no OFFSET that slows down as it goes)."""
+    last = 0
+    while True:
+        chunk = list(queryset.filter(pk__gt=last).order_by("pk")[:size])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk
+
+
+# --- Pairs -----------------------------------------------------------------------------------------
+
+def pairs(window: Window) -> QuerySet:
+    return window.apply(PreferencePair.objects.only(
+        "id", "prompt", "chosen", "rejected", "chosen_generation_id", "rejected_generation_id", "source",
+        "review_status", "created_at",
+    ))
+
+
+def pair_signals(window: Window) -> Iterator[list[Signal]]:
+    for chunk in _chunks(pairs(window)):
+        facts, _builds = generation_facts({p.chosen_generation_id for p in chunk} | {p.rejected_generation_id for p in chunk})
+        yield [
+            Signal(
+                kind=PAIR, name=p.source, prompt=p.prompt,
+                completions=(Completion(facts[p.chosen_generation_id], p.chosen),
+                             Completion(facts[p.rejected_generation_id], p.rejected)),
+                review_status=p.review_status, created_at=p.created_at,
+            )
+            for p in chunk
+        ]
+
+
+# --- Verdicts --------------------------------------------------------------------------------------
+
+_TEXT_FIELDS = ("id", "kind", "turn_id", "status", "request_messages", "raw_output")
+
+
+def verdicts(window: Window) -> QuerySet:
+    # A verdict on an answer with no text (a generation that failed before writing) teaches nothing.
+    return window.apply(
+        Feedback.objects.filter(verdict__in=VERDICTS_WITH_ROWS).exclude(generation__raw_output="")
+        .only("id", "verdict", "generation_id", "created_at")
+    )
+
+
+def verdict_signals(window: Window) -> Iterator[list[Signal]]:
+    for chunk in _chunks(verdicts(window)):
+        judged = {g.id: g for g in Generation.objects.filter(id__in={f.generation_id for f in chunk}).only(*_TEXT_FIELDS)}
+        candidates = _turn_candidates({judged[f.generation_id].turn_id for f in chunk if f.verdict == "both_bad"})
+        texts = {**judged, **{g.id: g for gens in candidates.values() for g in gens}}
+        facts, _builds = generation_facts(set(texts))
+        origins = _origin_prompts(texts.values())
+        reviews = verdict_review_status([f.id for f in chunk])
+        signals = []
+        for feedback in chunk:
+            generation = judged[feedback.generation_id]
+            if feedback.verdict == "both_bad":
+                # Both candidates of the turn were bad: each is a negative, the judged one first.
+                others = [g for g in candidates.get(generation.turn_id, []) if g.id != generation.id]
+                group = [generation, *others]
+            else:
+                group = [generation]
+            signals.append(Signal(
+                kind=VERDICT, name=feedback.verdict, prompt=generation.request_messages,
+                completions=tuple(Completion(facts[g.id], completion_messages(g)) for g in group),
+                review_status=reviews.get(feedback.id, PENDING), created_at=feedback.created_at,
+                group_prompt=origins.get(generation.id),
+            ))
+        yield signals
+
+
+def verdict_review_status(feedback_ids: list[int]) -> dict[int, str]:
+    """A verdict is reviewed through the pairs it recorded: excluded when a reviewer excluded any of
+    them, approved when every one was approved or relabelled, pending otherwise (a lone accept or
+    reject, which records no pair, stays pending)."""
+    seen: dict[int, set[str]] = {}
+    for feedback_id, status in PreferencePair.objects.filter(feedback_id__in=feedback_ids).values_list(
+            "feedback_id", "review_status"):
+        seen.setdefault(feedback_id, set()).add(status)
+    result = {}
+    for feedback_id, statuses in seen.items():
+        if EXCLUDED in statuses:
+            result[feedback_id] = EXCLUDED
+        elif statuses <= {PreferencePair.ReviewStatus.APPROVED, PreferencePair.ReviewStatus.RELABELLED}:
+            result[feedback_id] = PreferencePair.ReviewStatus.APPROVED
+        else:
+            result[feedback_id] = PENDING
+    return result
+
+
+def _turn_candidates(turn_ids: set[int]) -> dict[int, list[Generation]]:
+    """The finished answers to the user in each turn (repairs are not candidates the user saw)."""
+    found: dict[int, list[Generation]] = {}
+    if not turn_ids:
+        return found
+    rows = (Generation.objects.filter(turn_id__in=turn_ids, status=Generation.Status.DONE)
+            .exclude(kind=Generation.Kind.REPAIR).exclude(raw_output="").order_by("id").only(*_TEXT_FIELDS))
+    for generation in rows:
+        found.setdefault(generation.turn_id, []).append(generation)
+    return found
+
+
+def _origin_prompts(generations) -> dict[int, list[dict]]:
+    """For each repair generation, the request of the answer its turn started from: a repair's own
+    prompt is "fix these errors" over the app's files, and it belongs to the same split group."""
+    repairs = [g for g in generations if g.kind == Generation.Kind.REPAIR]
+    if not repairs:
+        return {}
+    first: dict[int, list[dict]] = {}
+    rows = (Generation.objects.filter(turn_id__in={g.turn_id for g in repairs}).exclude(kind=Generation.Kind.REPAIR)
+            .order_by("id").values_list("turn_id", "request_messages"))
+    for turn_id, messages in rows:
+        first.setdefault(turn_id, messages)
+    return {g.id: first[g.turn_id] for g in repairs if g.turn_id in first}
+
+
+# --- Automatic negatives ---------------------------------------------------------------------------
+
+def _model_fault_builds():
+    return Build.objects.filter(app_version=OuterRef("app_version")).filter(
+        Q(failed_step=MODEL_FAULT_STEP) | Q(status=Build.Status.READY, smoke_passed=False)
+    )
+
+
+def automatic_negatives(window: Window) -> QuerySet:
+    """Answers with a defect, or whose app failed to build or rendered broken. Cancelled answers were
+    stopped by the user, not judged; a smoke test that could not run (smoke_passed None) is "not
+    scored" and never a negative."""
+    return window.apply(
+        Generation.objects.filter(
+            Exists(OutputDefect.objects.filter(generation=OuterRef("pk"))) | Exists(_model_fault_builds())
+        ).exclude(status=Generation.Status.CANCELLED).exclude(raw_output="").only(*_TEXT_FIELDS, "created_at")
+    )
+
+
+def automatic_reasons(defect_kinds: set[str], build: dict | None) -> list[str]:
+    """What is wrong with an answer, in mapping.AUTOMATIC_REASONS order; judged by the version's
+    latest build (a rebuild that passed overrides an earlier failure)."""
+    reasons = [kind for kind in DEFECT_KINDS if kind in defect_kinds]
+    if build is not None:
+        if build["failed_step"] == MODEL_FAULT_STEP:
+            reasons.append(FAILED_BUILD)
+        elif build["status"] == Build.Status.READY and build["smoke_passed"] is False:
+            reasons.append(BROKEN_PREVIEW)
+    return reasons
+
+
+def automatic_signals(window: Window) -> Iterator[list[Signal]]:
+    for chunk in _chunks(automatic_negatives(window)):
+        facts, builds = generation_facts({g.id for g in chunk})
+        defects: dict[int, set[str]] = {}
+        for generation_id, kind in OutputDefect.objects.filter(generation_id__in=[g.id for g in chunk]).values_list(
+                "generation_id", "kind"):
+            defects.setdefault(generation_id, set()).add(kind)
+        origins = _origin_prompts(chunk)
+        signals = []
+        for generation in chunk:
+            reasons = automatic_reasons(defects.get(generation.id, set()), builds.get(generation.id))
+            if not reasons:
+                continue
+            signals.append(Signal(
+                kind=AUTOMATIC, name=reasons[0], prompt=generation.request_messages,
+                completions=(Completion(facts[generation.id], completion_messages(generation)),),
+                review_status=AUTOMATIC_REVIEW, created_at=generation.created_at,
+                group_prompt=origins.get(generation.id),
+            ))
+        yield signals
+
+
+# --- Facts about generations -----------------------------------------------------------------------
+
+def generation_facts(ids: set[int]) -> tuple[dict[int, GenerationFacts], dict[int, dict]]:
+    """Metadata of each generation (no text), and the latest build of its app version (if any)."""
+    rows = list(Generation.objects.filter(id__in=ids).values(
+        "id", "kind", "turn_id", "turn__project_id", "model_version__name", "prompt_tokens", "completion_tokens",
+        "app_version_id",
+    ))
+    latest: dict[int, dict] = {}
+    version_ids = {r["app_version_id"] for r in rows if r["app_version_id"]}
+    for build in Build.objects.filter(app_version_id__in=version_ids).order_by("app_version_id", "id").values(
+            "app_version_id", "status", "failed_step", "build_passed", "smoke_passed", "scores"):
+        latest[build["app_version_id"]] = build
+    facts, builds = {}, {}
+    for r in rows:
+        build = latest.get(r["app_version_id"])
+        scores = (build or {}).get("scores") or {}
+        facts[r["id"]] = GenerationFacts(
+            id=r["id"], kind=r["kind"], turn_id=r["turn_id"], project_id=r["turn__project_id"],
+            model_version=r["model_version__name"], prompt_tokens=r["prompt_tokens"],
+            completion_tokens=r["completion_tokens"],
+            build_passed=build["build_passed"] if build else None,
+            smoke_passed=build["smoke_passed"] if build else None,
+            console_errors=_int_or_none(scores.get("console_errors")),
+            render_ms=_int_or_none(scores.get("render_ms")),
+        )
+        if build is not None:
+            builds[r["id"]] = build
+    return facts, builds
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
+
+
+# --- Totals for progress bars ----------------------------------------------------------------------
+
+STREAMS = {
+    PAIR: (pairs, pair_signals),
+    VERDICT: (verdicts, verdict_signals),
+    AUTOMATIC: (automatic_negatives, automatic_signals),
+}

@@ -1,0 +1,302 @@
+"""A dataset snapshot: every format as JSONL and Parquet, a dataset card and a manifest, written in one
+streaming pass over the signals (docs/datasets.md).
+
+Memory stays flat whatever the size of the tables: signals are read a chunk at a time, each format's
+Parquet file gets a row group every BATCH_ROWS rows (pyarrow's ParquetWriter), and the hashes seen for
+deduplication live in a SQLite file, not in a Python set. The same database and options give the same
+bytes: rows are read in primary-key order, nothing depends on the clock, and the manifest records the
+git commit of the code that wrote them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+
+from training import card
+from training.mapping import KTO, MAPPING, PREFERENCE, REVIEW_KEEPS, SFT, IdHasher, Row, rows_for, split_of
+from training.selectors import STREAMS, Window
+
+SCHEMA_VERSION = 1
+FORMATS = ("dpo", "reward", "kto", "sft")
+FORMAT_KIND = {"dpo": PREFERENCE, "reward": PREFERENCE, "kto": KTO, "sft": SFT}
+SPLITS = ("train", "test")
+BATCH_ROWS = 1000
+MANIFEST = "manifest.json"
+CARD = "README.md"
+
+OUT_NOT_EMPTY = "{path} already holds files. A snapshot is never overwritten: choose a new folder."
+
+# --- Schemas: TRL's conversational columns, then the same metadata on every row ----------------------
+
+MESSAGES = pa.list_(pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())]))
+GENERATION = pa.struct([
+    pa.field("id", pa.int64()),
+    pa.field("model_version", pa.string()),
+    pa.field("kind", pa.string()),
+    pa.field("build_passed", pa.bool_()),
+    pa.field("smoke_passed", pa.bool_()),
+    pa.field("console_errors", pa.int64()),
+    pa.field("render_ms", pa.int64()),
+    pa.field("prompt_tokens", pa.int64()),
+    pa.field("completion_tokens", pa.int64()),
+])
+METADATA = [
+    pa.field("generations", pa.list_(GENERATION)),
+    pa.field("turn", pa.string()),
+    pa.field("project", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("review_status", pa.string()),
+    pa.field("prompt_group", pa.string()),
+    pa.field("created_at", pa.string()),
+]
+SCHEMAS = {
+    PREFERENCE: pa.schema([pa.field("prompt", MESSAGES), pa.field("chosen", MESSAGES), pa.field("rejected", MESSAGES),
+                           *METADATA]),
+    KTO: pa.schema([pa.field("prompt", MESSAGES), pa.field("completion", MESSAGES), pa.field("label", pa.bool_()),
+                    *METADATA]),
+    SFT: pa.schema([pa.field("messages", MESSAGES), *METADATA]),
+}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    formats: tuple[str, ...] = FORMATS
+    since: datetime | None = None
+    until: datetime | None = None
+    model_versions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    review: str = "not-excluded"
+    holdout: float = 0.1
+    seed: int = 0
+
+    @property
+    def kinds(self) -> set[str]:
+        return {FORMAT_KIND[f] for f in self.formats}
+
+    def filters(self) -> dict:
+        return {
+            "formats": list(self.formats),
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "model_versions": list(self.model_versions),
+            "sources": list(self.sources),
+            "review": self.review,
+        }
+
+    def drop_reason(self, row: Row) -> str | None:
+        """Why `row` stays out of this snapshot, or None when it goes in."""
+        status = row.data["review_status"]
+        if status not in REVIEW_KEEPS[self.review]:
+            return "excluded by a reviewer" if status == "excluded" else f"review status {status}"
+        if self.sources and row.source not in self.sources:
+            return "other source"
+        if self.model_versions and not any(g["model_version"] in self.model_versions for g in row.data["generations"]):
+            return "other model version"
+        return None
+
+
+class Progress:
+    """What an export reports as it goes; the command draws it (rich), tests and benches ignore it."""
+
+    def stream_started(self, stream: str, total: int) -> None: ...
+
+    def stream_advanced(self, stream: str, n: int) -> None: ...
+
+    def rows_written(self, fmt: str, n: int) -> None: ...
+
+
+@dataclass
+class Stats:
+    counts: dict = field(default_factory=lambda: defaultdict(Counter))  # kind -> split -> n
+    by_source: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Counter)))  # kind -> source -> split
+    dropped: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Counter)))  # kind -> reason -> source
+
+
+class SeenRows:
+    """Hashes of (prompt, completion) already written, per row kind, in a throw-away SQLite file: a
+    constant-memory set that a 300k-pair export cannot blow up."""
+
+    def __init__(self, folder: Path):
+        self._db = sqlite3.connect(folder / "seen.sqlite3", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE seen (kind TEXT, key BLOB, PRIMARY KEY (kind, key)) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+
+    def add(self, kind: str, key: bytes) -> bool:
+        """True the first time (kind, key) is seen."""
+        return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (kind, key)).rowcount == 1
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SplitFiles:
+    """One split of one format: a JSONL file and a Parquet file, written as rows arrive."""
+
+    def __init__(self, folder: Path, split: str, schema: pa.Schema):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.schema = schema
+        self.jsonl = (folder / f"{split}.jsonl").open("w", encoding="utf-8", newline="\n")
+        self.parquet = pq.ParquetWriter(folder / f"{split}.parquet", schema, compression="zstd")
+        self.batch: list[dict] = []
+        self.rows = 0
+
+    def write(self, data: dict, line: str) -> None:
+        self.jsonl.write(line)
+        self.batch.append(data)
+        self.rows += 1
+        if len(self.batch) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            self.parquet.write_table(pa.Table.from_pylist(self.batch, schema=self.schema))
+            self.batch = []
+
+    def close(self) -> None:
+        self.flush()
+        self.parquet.close()
+        self.jsonl.close()
+
+
+def export_snapshot(*, out: Path, options: ExportOptions, progress: Progress | None = None) -> dict:
+    """Write a snapshot into `out` (a new or empty folder) and return its manifest. The folder
+    appears whole or not at all: files are written next to it and moved into place at the end."""
+    progress = progress or Progress()
+    out = out.resolve()
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(OUT_NOT_EMPTY.format(path=out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        stats = _write_rows(staging, options, progress)
+        manifest = _write_card_and_manifest(staging, options, stats)
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return manifest
+
+
+def _write_rows(folder: Path, options: ExportOptions, progress: Progress) -> Stats:
+    stats = Stats()
+    ids = IdHasher(settings.SECRET_KEY)
+    kinds = options.kinds
+    files = {fmt: {split: SplitFiles(folder / fmt, split, SCHEMAS[FORMAT_KIND[fmt]]) for split in SPLITS}
+             for fmt in options.formats}
+    formats_of = {kind: [f for f in options.formats if FORMAT_KIND[f] == kind] for kind in kinds}
+    window = Window(options.since, options.until)
+    with tempfile.TemporaryDirectory(prefix="kiln-dedup-") as scratch:
+        seen = SeenRows(Path(scratch))
+        try:
+            for stream, (queryset, read) in STREAMS.items():
+                if not any(made.kind in kinds for (k, _), rule in MAPPING.items() if k == stream for made in rule.yields):
+                    continue  # nothing this stream yields was asked for
+                progress.stream_started(stream, queryset(window).count())
+                for signals in read(window):
+                    for signal in signals:
+                        for row in rows_for(signal, ids=ids):
+                            _place(row, options, stats, seen, files, formats_of, progress)
+                    progress.stream_advanced(stream, len(signals))
+        finally:
+            seen.close()
+            for by_split in files.values():
+                for split_files in by_split.values():
+                    split_files.close()
+    return stats
+
+
+def _place(row: Row, options: ExportOptions, stats: Stats, seen: SeenRows, files: dict, formats_of: dict,
+           progress: Progress) -> None:
+    if row.kind not in formats_of:
+        return
+    reason = options.drop_reason(row)
+    if reason is None and not seen.add(row.kind, row.dedup_key):
+        reason = "duplicate (prompt, completion)"
+    if reason is not None:
+        stats.dropped[row.kind][reason][row.source] += 1
+        return
+    split = split_of(row.group, seed=options.seed, holdout=options.holdout)
+    line = json.dumps(row.data, ensure_ascii=False) + "\n"
+    for fmt in formats_of[row.kind]:
+        files[fmt][split].write(row.data, line)
+        progress.rows_written(fmt, 1)
+    stats.counts[row.kind][split] += 1
+    stats.by_source[row.kind][row.source][split] += 1
+
+
+def _write_card_and_manifest(folder: Path, options: ExportOptions, stats: Stats) -> dict:
+    counts = {fmt: {split: stats.counts[FORMAT_KIND[fmt]][split] for split in SPLITS} for fmt in options.formats}
+    by_source = {
+        fmt: {source: {split: n[split] for split in SPLITS} for source, n in sorted(stats.by_source[FORMAT_KIND[fmt]].items())}
+        for fmt in options.formats
+    }
+    dropped = {
+        fmt: {reason: dict(sorted(n.items())) for reason, n in sorted(stats.dropped[FORMAT_KIND[fmt]].items())}
+        for fmt in options.formats
+    }
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "kiln_commit": kiln_commit(),
+        "filters": options.filters(),
+        "seed": options.seed,
+        "holdout": options.holdout,
+        "split": "sha256(seed:prompt_group) < holdout -> test; prompt_group = the normalised opening request",
+        "counts": counts,
+        "counts_by_source": by_source,
+        "dropped": dropped,
+        "files": {},
+    }
+    (folder / CARD).write_text(card.render(manifest, {f: SCHEMAS[FORMAT_KIND[f]] for f in options.formats}),
+                               encoding="utf-8")
+    paths = [CARD] + [f"{fmt}/{split}.{ext}" for fmt in options.formats for split in SPLITS for ext in ("jsonl", "parquet")]
+    manifest["files"] = {path: file_entry(folder / path) for path in paths}
+    for fmt in options.formats:
+        for split in SPLITS:
+            for ext in ("jsonl", "parquet"):
+                manifest["files"][f"{fmt}/{split}.{ext}"]["rows"] = counts[fmt][split]
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+def file_entry(path: Path) -> dict:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
+
+
+def kiln_commit() -> str:
+    """The commit of the code that wrote the snapshot; "unknown" outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=settings.BASE_DIR, capture_output=True, text=True,
+                                timeout=10, check=False)
+    except OSError:
+        return "unknown"
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def summary_rows(manifest: dict) -> Iterable[tuple[str, int, int, int]]:
+    """(format, train rows, test rows, rows dropped as duplicates) for the summary table."""
+    for fmt, counts in manifest["counts"].items():
+        duplicates = sum(manifest["dropped"][fmt].get("duplicate (prompt, completion)", {}).values())
+        yield fmt, counts["train"], counts["test"], duplicates
