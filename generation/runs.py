@@ -222,7 +222,8 @@ def _stream(generation: Generation) -> dict[str, str] | None:
     except openai.APIError as exc:
         return _fail(generation, publisher, MODEL_ERROR.format(detail=exc.message))
 
-    generation.raw_output = protocol.bounded_raw_output("".join(raw_parts))
+    raw_output, cut_note = protocol.bounded_raw_output("".join(raw_parts))
+    generation.raw_output = f"{raw_output}\n{cut_note}" if cut_note else raw_output
     generation.explanation = parser.explanation
     generation.finish_reason = stream.result.finish_reason or ""
     generation.prompt_tokens = stream.result.prompt_tokens

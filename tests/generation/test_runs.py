@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from builder.models import Turn
+from config import leases
 from generation import claims
 from generation.blueprint.server import split_tokens
 from generation.models import Generation
@@ -111,14 +112,16 @@ def scripted_model(settings, model_server):
 
 
 def test_a_follow_up_applies_its_edits_to_the_previous_version(settings, model_server, queued_generation):
-    from builder.services import _enqueue_generation
+    from builder.pipeline import dispatch
+    from builder.services import _new_generation
 
     settings.MODEL_BASE_URL = model_server
     generate(queued_generation.id)
     first = Generation.objects.get(id=queued_generation.id)
     turn = Turn.objects.create(project=first.turn.project, prompt="add a due date", seed=9,
                                base_version=first.app_version)
-    follow_up = _enqueue_generation(turn=turn, candidate=1, kind="first", seed=9, model_version=first.model_version)
+    follow_up = _new_generation(turn=turn, candidate=1, kind="first", seed=9, model_version=first.model_version)
+    dispatch(owner_id=turn.project.owner_id)  # fair use hands it on (the task itself is run below)
 
     generate(follow_up.id)
 
