@@ -45,7 +45,8 @@ def size_category(rows: int) -> str:
     return next(name for limit, name in _SIZE_CATEGORIES if rows < limit)
 
 
-def render(manifest: dict, schemas: dict[str, pa.Schema]) -> str:
+def render(manifest: dict, schemas: dict[str, pa.Schema], num_bytes: dict[str, dict[str, int]]) -> str:
+    """The card of a snapshot; `num_bytes` is each split's uncompressed size (the card's splits need it)."""
     counts = manifest["counts"]
     largest = max((sum(c.values()) for c in counts.values()), default=0)
     front = {
@@ -61,7 +62,8 @@ def render(manifest: dict, schemas: dict[str, pa.Schema]) -> str:
         ],
         "dataset_info": [
             {"config_name": fmt, "features": features_yaml(schemas[fmt]),
-             "splits": [{"name": split, "num_examples": n} for split, n in counts[fmt].items()]}
+             "splits": [{"name": split, "num_bytes": num_bytes[fmt][split], "num_examples": n}
+                        for split, n in counts[fmt].items()]}
             for fmt in counts
         ],
     }

@@ -265,8 +265,10 @@ def _write_card_and_manifest(folder: Path, options: ExportOptions, stats: Stats)
         "dropped": dropped,
         "files": {},
     }
-    (folder / CARD).write_text(card.render(manifest, {f: SCHEMAS[FORMAT_KIND[f]] for f in options.formats}),
-                               encoding="utf-8")
+    num_bytes = {fmt: {split: _uncompressed_bytes(folder / fmt / f"{split}.parquet") for split in SPLITS}
+                 for fmt in options.formats}
+    schemas = {fmt: SCHEMAS[FORMAT_KIND[fmt]] for fmt in options.formats}
+    (folder / CARD).write_text(card.render(manifest, schemas, num_bytes), encoding="utf-8")
     paths = [CARD] + [f"{fmt}/{split}.{ext}" for fmt in options.formats for split in SPLITS for ext in ("jsonl", "parquet")]
     manifest["files"] = {path: file_entry(folder / path) for path in paths}
     for fmt in options.formats:
@@ -275,6 +277,11 @@ def _write_card_and_manifest(folder: Path, options: ExportOptions, stats: Stats)
                 manifest["files"][f"{fmt}/{split}.{ext}"]["rows"] = counts[fmt][split]
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def _uncompressed_bytes(path: Path) -> int:
+    metadata = pq.ParquetFile(path).metadata
+    return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
 
 
 def file_entry(path: Path) -> dict:
