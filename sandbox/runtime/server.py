@@ -11,6 +11,10 @@ socket, answers /healthz with 503 "idle", and loads the app when Kiln calls POST
     POST /__kiln/load      (re)read app/app.json and open data/app.sqlite3
     GET  /api/entities/<E>[?field=value&sort=-field]     POST /api/entities/<E>
     GET|PUT|PATCH|DELETE /api/entities/<E>/<id>
+
+A field {"type": "reference", "entity": "Book"} holds the id of a Book: a record that names an id no
+Book has is refused (400), and deleting a Book that records still point to is refused (409) or takes
+them with it, as the field's "on_delete" ("refuse", the default, or "cascade") says.
 """
 
 import contextlib
@@ -87,6 +91,8 @@ def _type_ok(spec: dict, value) -> bool:
         return _is_datetime(value)
     if kind == "enum":
         return value in (spec.get("values") or [])
+    if kind == "reference":
+        return isinstance(value, int) and not isinstance(value, bool)
     return True  # a type this server does not know: accept rather than lock the app out
 
 
@@ -96,6 +102,7 @@ def _type_name(spec: dict) -> str:
     return {
         "string": "a string", "text": "a string", "number": "a number", "integer": "an integer",
         "boolean": "true or false", "date": "a date (YYYY-MM-DD)", "datetime": "an ISO 8601 datetime",
+        "reference": f"the id of a {spec.get('entity')} record",
     }.get(spec.get("type", "string"), f"of type {spec.get('type')}")
 
 
@@ -115,6 +122,12 @@ def validate(fields: dict, body, *, partial: bool) -> dict:
             continue
         if not _type_ok(spec, value):
             raise ApiError(400, f"field '{name}' must be {_type_name(spec)}")
+        low, high = spec.get("min"), spec.get("max")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(low, (int, float)) and value < low:
+                raise ApiError(400, f"field '{name}' must be at least {low}")
+            if isinstance(high, (int, float)) and value > high:
+                raise ApiError(400, f"field '{name}' must be at most {high}")
     if not partial:
         for name, spec in fields.items():
             spec = spec or {}
@@ -131,7 +144,7 @@ def parse_query_value(spec: dict, raw: str):
     try:
         if kind == "number":
             return float(raw)
-        if kind == "integer":
+        if kind in ("integer", "reference"):
             return int(raw)
     except ValueError:
         raise ApiError(400, f"filter on '{kind}' field needs a number, got {raw!r}") from None
@@ -234,11 +247,58 @@ class Store:
             db.execute("COMMIT")
         return self.get(entity, fields, record_id)
 
-    def delete(self, entity: str, record_id: int) -> None:
+    def check_references(self, schema: dict, fields: dict, values: dict) -> None:
+        """400 when a reference names a record its entity does not have."""
         with self.connect() as db:
-            deleted = db.execute("DELETE FROM records WHERE entity = ? AND id = ?", (entity, record_id)).rowcount
-        if not deleted:
-            raise ApiError(404, "not found")
+            for name, value in values.items():
+                spec = fields.get(name) or {}
+                if spec.get("type") != "reference" or value is None:
+                    continue
+                target = spec.get("entity")
+                if target not in schema:
+                    raise ApiError(400, f"field '{name}' links to '{target}', which app.json does not define")
+                found = db.execute("SELECT 1 FROM records WHERE entity = ? AND id = ?", (target, value)).fetchone()
+                if found is None:
+                    raise ApiError(400, f"field '{name}': there is no {target} with id {value}")
+
+    def delete(self, schema: dict, entity: str, record_id: int) -> None:
+        """Delete a record. Records that link to it stop the delete (409) or go with it, per their
+        field's on_delete; everything happens in one transaction."""
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("SELECT 1 FROM records WHERE entity = ? AND id = ?", (entity, record_id)).fetchone() is None:
+                    raise ApiError(404, "not found")
+                self._delete_linked(db, schema, entity, record_id, seen=set())
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _delete_linked(self, db, schema: dict, entity: str, record_id: int, seen: set) -> None:
+        if (entity, record_id) in seen:
+            return
+        seen.add((entity, record_id))
+        for child, fields in schema.items():
+            for name, spec in fields.items():
+                spec = spec or {}
+                if spec.get("type") != "reference" or spec.get("entity") != entity:
+                    continue
+                rows = db.execute(
+                    f"SELECT id FROM records WHERE entity = ? AND json_extract(data, '$.\"{name}\"') = ?",
+                    (child, record_id),
+                ).fetchall()
+                if not rows:
+                    continue
+                if spec.get("on_delete") != "cascade":
+                    raise ApiError(
+                        409,
+                        f"this {entity} cannot be deleted: {len(rows)} {child} record(s) link to it "
+                        f"(field '{name}'); delete or change them first",
+                    )
+                for row in rows:
+                    self._delete_linked(db, schema, child, row["id"], seen)
+        db.execute("DELETE FROM records WHERE entity = ? AND id = ?", (entity, record_id))
 
 
 # --- HTTP ------------------------------------------------------------------------------------------------
@@ -345,6 +405,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, store.list(entity, fields, parse_qsl(query, keep_blank_values=True)))
             if method == "POST":
                 values = validate(fields, self.read_json(), partial=False)
+                store.check_references(schema, fields, values)
                 return self.send_json(201, store.create(entity, fields, values))
             raise ApiError(405, "method not allowed")
         if not raw_id.isdigit():
@@ -355,9 +416,10 @@ class Handler(BaseHTTPRequestHandler):
         if method in ("PUT", "PATCH"):
             partial = method == "PATCH"
             values = validate(fields, self.read_json(), partial=partial)
+            store.check_references(schema, fields, values)
             return self.send_json(200, store.update(entity, fields, record_id, values, partial=partial))
         if method == "DELETE":
-            store.delete(entity, record_id)
+            store.delete(schema, entity, record_id)
             self.send_response(204)
             self.send_header("Content-Length", "0")
             return self.end_headers()
