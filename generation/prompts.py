@@ -24,8 +24,11 @@ exact current lines
 new lines
 >>>>>>> REPLACE
 </edit>
-Remove a file with <delete path="src/old.js"/>. Never put code outside these tags. Never shorten a
-file with placeholders such as "rest of the code unchanged": every file you write is written in full.
+Remove a file with <delete path="src/old.js"/>. Put every opening and closing tag on a line of its
+own: </file> and </edit> end a block only when they stand alone on their line, so "</file>" inside a
+line of code is fine, but a line of a file that would be exactly </file> or </edit> must be indented.
+Never put code outside these tags. Never shorten a file with placeholders such as "rest of the code
+unchanged": every file you write is written in full.
 
 The app is: app.json (name and entities with typed fields: string, text, number, integer, boolean,
 date, datetime, enum), index.html (a div#root, /bundle.css and /bundle.js), src/main.jsx (entry point,
@@ -166,8 +169,12 @@ def _last_message(files: dict[str, str], summaries: dict[str, str], omitted: int
 
 # --- Earlier answers --------------------------------------------------------------------------------
 
+# A block ends where the parser ends it (docs/protocol.md): at its closing tag standing on a line of
+# its own (or ending a one-line block's line), not at a "</file>" quoted inside a line of code.
 _BLOCK = re.compile(
-    r"<(file|edit)\s[^<>]*?path\s*=\s*[\"']?([^\"'>\s]*)[^<>]*>.*?(?:</\1>|\Z)|<delete\s[^<>]*?path\s*=\s*[\"']?([^\"'>\s]*)[^<>]*/?>",
+    r"<(file|edit)\s[^<>]*?path\s*=\s*[\"']?([^\"'>\s]*)[^<>]*>"
+    r"(?:(?:[^\n]*?|.*?\n)</\1>[ \t\r]*(?=\n|\Z)|.*\Z)"
+    r"|<delete\s[^<>]*?path\s*=\s*[\"']?([^\"'>\s]*)[^<>]*/?>",
     re.DOTALL,
 )
 

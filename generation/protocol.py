@@ -20,16 +20,18 @@ The model writes explanation text with whole files, edits and deletions in betwe
 split in the middle of a tag or of "</file>", and returns events as soon as they are certain: text for
 the chat, a file starting, pieces of its content, a file completed, an edit applied (with its diff), a
 file deleted, a protocol issue. It holds back only the few characters that could still turn out to be
-part of a tag, so the browser sees files form while they stream. Every decision depends on the text
-alone, never on where the pieces were cut, so feeding a response in any pieces gives the same files,
-explanation, issues and result as feeding it whole.
+part of a tag (inside a block at most MAX_HOLDBACK_CHARS), so the browser sees files form while they
+stream. Every decision depends on the text alone, never on where the pieces were cut, so feeding a
+response in any pieces gives the same files, explanation, issues and result as feeding it whole.
 
 Each issue has a `kind` and says whether it is `fatal`: a fatal issue means the response must not
 become a version, because part of what the model meant was not applied (a file dropped, an edit that
 did not match, a file cut off or shortened with a placeholder). Non-fatal issues (a file written twice,
 a stray closing tag, deleting a file that is not there) are reported and recorded, and the rest of the
 response stands. `result_files()` is the base files with this response's writes, edits and deletes
-applied, in order; callers keep it only when `has_fatal` is false.
+applied, in order; callers keep it only when `has_fatal` is false. `has_fatal` is true right after the
+feed() that found the first fatal issue, so a caller can stop reading the model there; an answer over
+MAX_ANSWER_CHARS is such an issue, and `bounded_raw_output` bounds what is stored of the raw text.
 
 Rules, chosen to be simple and safe:
 
@@ -37,6 +39,13 @@ Rules, chosen to be simple and safe:
   "<delete" open blocks; "</file>" and "</edit>" close them. An opening tag ends at the first ">" and
   may not contain "<". Anything else that looks like a tag is text outside a block and content inside
   one (JSX is full of "<div>").
+- A closing tag counts only on a line of its own: "</file>" or "</edit>" at the start of a line with
+  nothing but blanks (at most MAX_CLOSE_BLANKS) after it before the line break or the end of the
+  answer, or ending the line of a one-line block (`<file path="a.txt">hello</file>`). Anywhere else,
+  as in `"Use </file> to end a file block"` in JSX, it is content (or chat text). A line of a file that
+  would be exactly "</file>" is indented (the system prompt teaches it); if it is not, the block ends
+  there, and the second "</file>" that follows is the fatal issue `closed_early`, never a quietly
+  shortened file.
 - Content drops exactly one newline after the opening tag and one before the closing tag.
 - Paths go through `normalise_path`; a block with a bad path is read to its end and dropped.
 - A block tag at the start of a line inside a block means the model nested blocks or forgot to close
@@ -60,6 +69,41 @@ MAX_FILE_BYTES = 400_000  # UTF-8 bytes of one file's content
 MAX_EDIT_BYTES = 2 * MAX_FILE_BYTES  # the body of one <edit> block
 MAX_FILES = 300  # files in the result
 MAX_FILE_CHARS = MAX_FILE_BYTES  # the old name
+# Spaces or tabs allowed after a closing tag on its line. A bound, so that what the parser holds back
+# while it waits for the line to end is bounded too (MAX_HOLDBACK_CHARS).
+MAX_CLOSE_BLANKS = 16
+# The most content the parser holds back inside a block: "\r\n</file>" and its blanks, waiting to
+# see whether they end the line (and so the block). Everything before it has been sent as FileDelta.
+MAX_HOLDBACK_CHARS = len("\r\n</file>") + MAX_CLOSE_BLANKS
+# The longest answer read. Three files of 380 KB are a legal answer (1.14 M characters); at about 4
+# characters a token, 2 M characters is 500,000 tokens, 30 times MODEL_MAX_TOKENS' default. A model
+# (or a model server ignoring max_tokens) that goes on past it is stopped there: a fatal issue during
+# feed(), and the parser reads nothing more.
+MAX_ANSWER_CHARS = 2_000_000
+# The most of an answer's raw text Kiln stores (Generation.raw_output). Every answer that can become a
+# version is at most MAX_ANSWER_CHARS long, so it is always kept whole (it is training data); only an
+# answer refused for its size is cut, and `bounded_raw_output` says so. Without this bound one 50 MB
+# answer put 50 MB in the database and on its admin page.
+RAW_OUTPUT_KEEP_CHARS = MAX_ANSWER_CHARS
+
+ANSWER_TOO_LARGE = (
+    "The answer is longer than {limit:,} characters, far more than any app needs; Kiln stopped "
+    "reading it there and nothing was kept."
+)
+RAW_OUTPUT_CUT = "[Kiln kept only the first {kept:,} of the {read:,} characters it read of this answer.]"
+EARLY_CLOSE = (
+    '{path} was cut short: its line {line} is exactly </{kind}>, which ends {a_kind}, so the text after '
+    "that line went to the chat until the next </{kind}>. A line inside {a_kind} may not be exactly "
+    "</{kind}> (indent it or write it another way), so this answer was not kept."
+)
+SECOND_CLOSE = (
+    "{path} is followed by a second </{kind}>, so its line {line} (exactly </{kind}>) may have been a "
+    "line of it that ended it early. A line inside {a_kind} may not be exactly </{kind}> (indent it or "
+    "write it another way), so this answer was not kept."
+)
+CLOSE_MID_LINE = (
+    " The </{kind}> on its line {line} did not end it: a closing tag counts only on a line of its own."
+)
 
 # Issue kinds. FATAL_KINDS are always fatal; code_in_chat is fatal only when nothing was written.
 PATH = "path"
@@ -78,6 +122,7 @@ CUT_OFF = "cut_off"
 LAZY_PLACEHOLDER = "lazy_placeholder"
 CODE_IN_CHAT = "code_in_chat"
 UNKNOWN_TAG = "unknown_tag"
+CLOSED_EARLY = "closed_early"
 
 FATAL_KINDS = frozenset(
     {
@@ -93,6 +138,7 @@ FATAL_KINDS = frozenset(
         CUT_OFF,
         LAZY_PLACEHOLDER,
         UNKNOWN_TAG,
+        CLOSED_EARLY,
     }
 )
 NON_FATAL_KINDS = frozenset({STRAY_CLOSE, DUPLICATE, DELETE_MISSING})
@@ -571,34 +617,64 @@ _TAG_DELIMITERS = set(" \t\r\n>/")
 _TAG_END = re.compile(r"[<>]")
 _ATTRIBUTE = re.compile(r"""([A-Za-z_][\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
-# Inside a block: its closing tag, or a new opening tag at the start of a line (nested / not closed).
-_CLOSERS = {name: re.compile(r"(\r?\n)?</" + name + ">") for name in _CLOSE_NAMES}
-_NEXT_BLOCK = re.compile(r"\r?\n<(?:" + "|".join(_BLOCK_NAMES) + r")[\s/>]")
+
+def _close_pattern(name: str, eof: bool) -> str:
+    """A closing tag that ends its line: only blanks (at most MAX_CLOSE_BLANKS) between it and the line
+    break, or the end of the answer once the stream has ended."""
+    line_end = r"(?=\n|\Z)" if eof else r"(?=\n)"
+    return f"</{name}>[ \\t\\r]{{0,{MAX_CLOSE_BLANKS}}}{line_end}"
 
 
-def _holdback_sentinels(name: str) -> tuple[str, ...]:
-    # A block tag at the start of a line; with its delimiter it would already have matched _NEXT_BLOCK.
-    opens = tuple(f"{nl}<{b}" for nl in ("\n", "\r\n") for b in _BLOCK_NAMES)
-    return (f"\r\n</{name}>", f"\n</{name}>", f"</{name}>") + opens
-
-
-_SENTINELS = {name: _holdback_sentinels(name) for name in _CLOSE_NAMES}
-# Per block kind, every prefix of a sentinel: what the end of the buffer may have to keep (a whole
-# "\n<file" too: it still waits for the character that makes it a tag).
-_PREFIXES = {
-    name: frozenset(s[:k] for s in sentinels for k in range(1, len(s) + 1))
-    for name, sentinels in _SENTINELS.items()
+# Keyed by (block kind, stream ended). Only a decided match counts: before the end of the stream a
+# closing tag must be followed by its line break, so a split never changes what the text means.
+# Inside a block, at a line start: the block's closing tag on a line of its own (group 1), or a block
+# tag (the model nested blocks or forgot to close one).
+_LINE_TAG = {
+    (name, eof): re.compile(
+        r"\r?\n(?:(" + _close_pattern(name, eof) + r")|<(?:" + "|".join(_BLOCK_NAMES) + r")[\s/>])"
+    )
+    for name in _CLOSE_NAMES
+    for eof in (False, True)
 }
-_LONGEST = {name: max(len(s) for s in sentinels) for name, sentinels in _SENTINELS.items()}
+# A closing tag that ends the line it is on: on a one-line block's line, or (matched at the start of a
+# line) a closing tag in the chat text.
+_CLOSE_ENDING_LINE = {
+    (name, eof): re.compile(_close_pattern(name, eof)) for name in _CLOSE_NAMES for eof in (False, True)
+}
 
 
-def _holdback(buf: str, name: str) -> int:
-    """How many trailing characters of buf could be the start of a closing tag or a next block."""
-    prefixes = _PREFIXES[name]
-    for k in range(min(len(buf), _LONGEST[name]), 0, -1):
-        if buf[-k:] in prefixes:
-            return k
-    return 0
+def _could_close(tail: str, name: str) -> bool:
+    """Could `tail` (text after a line start, or a "<" on a one-line block's line) still become the
+    closing tag `</name>` ending its line, once more text arrives?"""
+    closer = f"</{name}>"
+    if len(tail) <= len(closer):
+        return closer.startswith(tail)
+    rest = tail[len(closer) :]
+    return tail.startswith(closer) and len(rest) <= MAX_CLOSE_BLANKS and not rest.strip(" \t\r")
+
+
+def _could_start_line(tail: str, name: str) -> bool:
+    """Could `tail`, the text after the last line break, still become a tag that counts at a line start:
+    the block's closing tag on a line of its own, or a block tag (which waits for its delimiter)?"""
+    return _could_close(tail, name) or any(f"<{b}".startswith(tail) for b in _BLOCK_NAMES)
+
+
+def _holdback(text: str, name: str) -> int:
+    """How many trailing characters of a block's text to hold back: a line start that may still become
+    a closing tag or a block tag, or a "\r" that may start a "\r\n". At most MAX_HOLDBACK_CHARS."""
+    nl = text.rfind("\n")
+    if nl != -1 and _could_start_line(text[nl + 1 :], name):
+        return len(text) - (nl - 1 if nl > 0 and text[nl - 1] == "\r" else nl)
+    return 1 if text.endswith("\r") else 0
+
+
+def _holdback_first_line(text: str, name: str) -> int:
+    """The same on a one-line block's line (`<file path="a.txt">hello</file>`), where the closing tag
+    may follow content: hold back a "<" that may still become it."""
+    lt = text.rfind("<", max(0, len(text) - (len(name) + 3 + MAX_CLOSE_BLANKS)))
+    if lt != -1 and _could_close(text[lt:], name):
+        return len(text) - lt
+    return 1 if text.endswith("\r") else 0
 
 
 @dataclass
@@ -610,8 +686,16 @@ class _Block:
     shown_path: str
     rejected: bool = False
     at_start: bool = True  # the one newline after the opening tag is not yet dropped
+    # The content began at a line start (a newline followed the opening tag) and nothing of it has
+    # been consumed yet: its first character starts a line, so "</file>" there ends an empty file.
+    fresh: bool = False
+    # The content began on the opening tag's line and has no line break yet: a one-line block, which a
+    # closing tag ending that line ends (`<file path="a.txt">hello</file>`).
+    first_line: bool = False
     parts: list[str] = field(default_factory=list)
     size: int = 0
+    newlines: int = 0  # line breaks in the content read so far (rejected or not)
+    close_line: int = 0  # the line of the block's body its closing tag stood on
 
 
 class StreamParser:
@@ -633,6 +717,15 @@ class StreamParser:
         self._buf = ""
         self._block: _Block | None = None
         self._finished = False
+        self._eof = False  # finish() has begun: the end of the answer ends a line too
+        self._read = 0  # characters fed
+        self._stopped = False  # over MAX_ANSWER_CHARS: nothing more is read
+        self._fatal = False
+        self._line_start = True  # the next character of chat text starts a line
+        # The block ended last by its closing tag, while only chat text has followed it: a second
+        # closing tag of its kind on a line of its own means its first one may have been content.
+        self._last_closed: _Block | None = None
+        self._text_since_close = False  # chat text other than blanks since _last_closed ended
 
     # --- results
 
@@ -661,17 +754,35 @@ class StreamParser:
 
     @property
     def has_fatal(self) -> bool:
-        return any(issue.fatal for issue in self.issues)
+        """True from the moment a fatal issue is known: right after the feed() that found it (a file
+        over its size limit, binary content, an edit that did not apply, an answer over
+        MAX_ANSWER_CHARS, ...), not only after finish(). A caller may then stop reading the stream:
+        the answer cannot become a version whatever follows."""
+        return self._fatal
+
+    @property
+    def stopped(self) -> bool:
+        """The answer passed MAX_ANSWER_CHARS: feed() reads nothing more (and has_fatal is true)."""
+        return self._stopped
 
     # --- feeding
 
     def feed(self, chunk: str) -> list[Event]:
         if self._finished:
             raise RuntimeError("feed() after finish()")
+        if self._stopped:
+            return []
+        over = len(chunk) > MAX_ANSWER_CHARS - self._read
+        if over:  # read exactly the first MAX_ANSWER_CHARS, however the answer was split
+            chunk = chunk[: MAX_ANSWER_CHARS - self._read]
+        self._read += len(chunk)
         self._buf += chunk
         events: list[Event] = []
         while self._step(events):
             pass
+        if over:
+            self._stopped = True
+            self._issue(events, ANSWER_TOO_LARGE.format(limit=MAX_ANSWER_CHARS), None, TOO_LARGE)
         return events
 
     def finish(self, finish_reason: str | None = None) -> list[Event]:
@@ -679,10 +790,13 @@ class StreamParser:
         whole answer (cut off by the length limit, code in the chat, tags Kiln does not know)."""
         if self._finished:
             return []
+        self._finished = True
+        if self._stopped:  # the answer was refused for its size; what followed was never read
+            return []
         events: list[Event] = []
+        self._eof = True
         while self._step(events):
             pass
-        self._finished = True
         length = finish_reason == "length"
         block = self._block
         if block is not None:
@@ -700,7 +814,8 @@ class StreamParser:
                 self._issue(
                     events,
                     f"{block.shown_path} was cut off: the response ended before </{block.kind}>, "
-                    f"so the {what} was not {'written' if what == 'file' else 'applied'}.",
+                    f"so the {what} was not {'written' if what == 'file' else 'applied'}."
+                    + _mid_line_close_hint(block),
                     block.path,
                     UNCLOSED,
                 )
@@ -752,6 +867,8 @@ class StreamParser:
             return True
         if name == "":  # could still become a tag
             return False
+        if name in ("/file", "/edit"):
+            return self._step_close_in_text(events, name[1:])
         # The tag ends at the first ">"; a "<" first means it was not a tag. Look only within the size
         # limit, so the answer never depends on how much has arrived.
         end = _TAG_END.search(buf, 1, MAX_TAG_CHARS)
@@ -775,6 +892,38 @@ class StreamParser:
         self._open(events, name, tag)
         return True
 
+    def _step_close_in_text(self, events: list[Event], kind: str) -> bool:
+        """A closing tag in the chat text counts only on a line of its own; anywhere else it is text
+        ("Use </file> to end a file block")."""
+        buf = self._buf
+        if self._line_start:
+            match = _CLOSE_ENDING_LINE[kind, self._eof].match(buf)
+            if match:
+                self._buf = buf[match.end() :]
+                self._stray_close(events, kind)
+                return True
+            if not self._eof and _could_close(buf, kind):
+                return False
+        self._text(events, "<")
+        self._buf = buf[1:]
+        return True
+
+    def _stray_close(self, events: list[Event], kind: str) -> None:
+        """A closing tag on a line of its own with no block open. Right after a block of its kind
+        (with only chat text between) it means that block's own closing tag may have been a line of
+        its content: the block was cut short, and the rest of it went to the chat."""
+        last, self._last_closed = self._last_closed, None
+        self._line_start = False
+        if last is None or last.kind != kind:
+            self._issue(
+                events, f"Found </{kind}> without a matching opening tag; it was ignored.", None, STRAY_CLOSE
+            )
+            return
+        a_kind = "a file" if kind == "file" else "an edit"
+        template = EARLY_CLOSE if self._text_since_close else SECOND_CLOSE
+        message = template.format(path=last.shown_path, line=last.close_line, kind=kind, a_kind=a_kind)
+        self._issue(events, message, last.path, CLOSED_EARLY)
+
     @staticmethod
     def _tag_name(buf: str) -> str | None:
         """For a buffer starting with "<": the tag name ("file", "/file", ...) if it is one of ours,
@@ -790,16 +939,10 @@ class StreamParser:
         return None
 
     def _open(self, events: list[Event], name: str, tag: str) -> None:
+        self._line_start = False
         if name == "/delete":
             return  # "<delete ...></delete>": the closing tag of a block with no body
-        if name.startswith("/"):
-            self._issue(
-                events,
-                f"Found {_shown_line(tag.strip(), 60)} without a matching opening tag; it was ignored.",
-                None,
-                STRAY_CLOSE,
-            )
-            return
+        self._last_closed = None
         inner = tag[len(name) + 1 : -1]
         self_closing = inner.rstrip().endswith("/")
         if self_closing:
@@ -883,6 +1026,9 @@ class StreamParser:
         return None
 
     def _step_block(self, events: list[Event]) -> bool:
+        """Read a block's content up to its closing tag. The closing tag counts only on a line of its
+        own (or ending a one-line block's line); a block tag at a line start ends the block as not
+        closed. Only a line start that may still become one of those is held back."""
         block = self._block
         buf = self._buf
         if block.at_start:
@@ -890,38 +1036,72 @@ class StreamParser:
                 return False
             if buf.startswith("\r\n"):
                 buf = buf[2:]
+                block.fresh = True
             elif buf.startswith("\n"):
                 buf = buf[1:]
+                block.fresh = True
+            else:
+                block.first_line = True
             block.at_start = False
             self._buf = buf
 
-        close = _CLOSERS[block.kind].search(buf)
-        nxt = _NEXT_BLOCK.search(buf)
-        if nxt and (close is None or nxt.start() < close.start()):
-            self._content(events, block, buf[: nxt.start()])
-            self._buf = buf[nxt.start() :].lstrip("\r\n")
-            self._block = None
-            if not block.rejected:
-                what = "file was not written" if block.kind == "file" else "edit was not applied"
-                self._issue(
-                    events,
-                    f"{block.shown_path} was not closed with </{block.kind}> before the next tag (nested or "
-                    f"unfinished block), so the {what}.",
-                    block.path,
-                    NESTED,
-                )
+        if block.first_line:
+            nl = buf.find("\n")
+            close = _CLOSE_ENDING_LINE[block.kind, self._eof].search(buf, 0, len(buf) if nl == -1 else nl + 1)
+            if close:
+                block.close_line = 1
+                self._content(events, block, buf[: close.start()])
+                self._close_block(events, block, close.end())
+                return True
+            if nl == -1:
+                keep = 0 if self._eof else _holdback_first_line(buf, block.kind)
+                self._content(events, block, buf[: len(buf) - keep])
+                self._buf = buf[len(buf) - keep :]
+                return False
+            block.first_line = False  # the line ended; from here on tags count at line starts
+
+        # Fresh content begins at a line start: read it as if a line break came before it.
+        offset = 1 if block.fresh else 0
+        text = "\n" + buf if block.fresh else buf
+        found = _LINE_TAG[block.kind, self._eof].search(text)
+        if found is None:
+            keep = 0 if self._eof else min(_holdback(text, block.kind), len(buf))
+            if keep < len(buf):
+                block.fresh = False
+            self._content(events, block, buf[: len(buf) - keep])
+            self._buf = buf[len(buf) - keep :]
+            return False
+        start = max(found.start() - offset, 0)  # the line break before the tag is not content
+        self._content(events, block, buf[:start])
+        if found.group(1):
+            # The line the closing tag is on: lines of content, plus the one its line break ended.
+            block.close_line = block.newlines + 1 + (found.start() >= offset)
+            self._close_block(events, block, found.end() - offset)
             return True
-        if close:
-            self._content(events, block, buf[: close.start()])
-            self._buf = buf[close.end() :]
-            self._end_block(events, block)
-            return True
-        keep = _holdback(buf, block.kind)
-        self._content(events, block, buf[: len(buf) - keep])
-        self._buf = buf[len(buf) - keep :]
-        return False
+        self._buf = buf[start:].lstrip("\r\n")
+        self._block = None
+        self._line_start = True
+        if not block.rejected:
+            what = "file was not written" if block.kind == "file" else "edit was not applied"
+            self._issue(
+                events,
+                f"{block.shown_path} was not closed with </{block.kind}> before the next tag (nested or "
+                f"unfinished block), so the {what}." + _mid_line_close_hint(block),
+                block.path,
+                NESTED,
+            )
+        return True
+
+    def _close_block(self, events: list[Event], block: _Block, end: int) -> None:
+        """The block's closing tag (and the blanks after it) ends at buf[end]; its line break is next."""
+        self._buf = self._buf[end:]
+        self._line_start = False
+        self._end_block(events, block)
+        self._last_closed = block
+        self._text_since_close = False
 
     def _content(self, events: list[Event], block: _Block, text: str) -> None:
+        block.newlines += text.count("\n")
         if not text or block.rejected:
             return
         what = "the file was not written" if block.kind == "file" else "the edit was not applied"
@@ -1075,6 +1255,10 @@ class StreamParser:
             text = _UNSTORABLE.sub("\ufffd", text)
         self._text_parts.append(text)
         events.append(TextDelta(text))
+        if text:
+            self._line_start = text.endswith("\n")
+            if self._last_closed is not None and not self._text_since_close and text.strip():
+                self._text_since_close = True
 
     def _issue(
         self, events: list[Event], message: str, path: str | None, kind: str, fatal: bool | None = None
@@ -1083,10 +1267,23 @@ class StreamParser:
             path = _UNSTORABLE.sub("\ufffd", path)  # a rejected raw path, kept showable and storable
         issue = ProtocolIssue(message, path, kind, kind in FATAL_KINDS if fatal is None else fatal)
         self.issues.append(issue)
+        self._fatal = self._fatal or issue.fatal
         events.append(issue)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _mid_line_close_hint(block: _Block) -> str:
+    """For a block that was never closed: point at a closing tag in its content that did not count
+    because it was not on a line of its own (the likely reason)."""
+    if block.rejected:
+        return ""
+    content = "".join(block.parts)
+    at = content.find(f"</{block.kind}>")
+    if at == -1:
+        return ""
+    return CLOSE_MID_LINE.format(kind=block.kind, line=content.count("\n", 0, at) + 1)
 
 
 def _has_surrogate(text: str) -> bool:
@@ -1101,3 +1298,11 @@ def parse(
     parser.feed(text)
     parser.finish(finish_reason)
     return parser
+
+
+def bounded_raw_output(raw: str) -> tuple[str, str]:
+    """What to store of an answer's raw text: (at most RAW_OUTPUT_KEEP_CHARS of it, a note saying it
+    was cut, or "" when it is whole). An answer that can become a version is never cut."""
+    if len(raw) <= RAW_OUTPUT_KEEP_CHARS:
+        return raw, ""
+    return raw[:RAW_OUTPUT_KEEP_CHARS], RAW_OUTPUT_CUT.format(kept=RAW_OUTPUT_KEEP_CHARS, read=len(raw))

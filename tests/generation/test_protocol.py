@@ -8,6 +8,9 @@ import pytest
 from generation.blueprint.responder import respond
 from generation.errors import ProtocolError
 from generation.protocol import (
+    MAX_ANSWER_CHARS,
+    MAX_HOLDBACK_CHARS,
+    RAW_OUTPUT_KEEP_CHARS,
     EditApplied,
     FileCompleted,
     FileDeleted,
@@ -16,6 +19,7 @@ from generation.protocol import (
     ProtocolIssue,
     StreamParser,
     TextDelta,
+    bounded_raw_output,
     event_to_frame,
     normalise_path,
     parse,
@@ -73,7 +77,7 @@ def test_jsx_tags_inside_a_file_are_content():
 
 def test_exactly_one_newline_is_stripped_at_each_end():
     parser = parse(
-        '<file path="a.txt">\n\nline\n\n</file><file path="b.txt">same line</file>'
+        '<file path="a.txt">\n\nline\n\n</file>\n<file path="b.txt">same line</file>\n'
         '<file path="c.txt">\r\nwindows\r\n</file>'
     )
 
@@ -89,19 +93,29 @@ def test_file_deltas_arrive_before_the_closing_tag():
     assert streamed.startswith("const a = 1;\nconst b = <div>2</div>;")
     assert not any(isinstance(e, FileCompleted) for e in events)
 
-    events = parser.feed("</file>")
-    assert events[-1] == FileCompleted("src/App.jsx", "const a = 1;\nconst b = <div>2</div>;")
+    # The closing tag counts once its line ends (the model's next token, or the end of the answer).
+    assert not any(isinstance(e, FileCompleted) for e in parser.feed("</file>"))
+    events = parser.feed("\nDone.")
+    assert FileCompleted("src/App.jsx", "const a = 1;\nconst b = <div>2</div>;") in events
 
 
 def test_only_a_possible_closing_tag_is_held_back():
     parser = StreamParser()
     parser.feed('<file path="a.js">\n')
 
-    events = parser.feed("let x = 1 </fi")
-    assert "".join(e.text for e in events if isinstance(e, FileDelta)) == "let x = 1 "
+    events = parser.feed("let x = 1 </fi")  # in the middle of a line: content at once
+    assert "".join(e.text for e in events if isinstance(e, FileDelta)) == "let x = 1 </fi"
+
+    events = parser.feed("le>\n</fi")  # at a line start it could still close the file
+    assert "".join(e.text for e in events if isinstance(e, FileDelta)) == "le>"
 
     events = parser.feed("nal>")  # "</final>" was content after all
-    assert "".join(e.text for e in events if isinstance(e, FileDelta)) == "</final>"
+    assert "".join(e.text for e in events if isinstance(e, FileDelta)) == "\n</final>"
+
+    events = parser.feed("\n</file>  ")  # the closing tag, but its line may still go on
+    assert "".join(e.text for e in events if isinstance(e, FileDelta)) == ""
+    events = parser.feed(" and more\n")  # it did: content
+    assert "".join(e.text for e in events if isinstance(e, FileDelta)) == "\n</file>   and more"
 
 
 def test_deltas_join_to_the_completed_content():
@@ -213,7 +227,7 @@ def test_the_same_path_twice_keeps_the_last_version_and_says_so():
 
 
 def test_single_quoted_and_unquoted_paths_work():
-    parser = parse("<file path='a.js'>\n1\n</file><file path=b/c.js>\n2\n</file>")
+    parser = parse("<file path='a.js'>\n1\n</file>\n<file path=b/c.js>\n2\n</file>")
 
     assert parser.files == {"a.js": "1", "b/c.js": "2"}
 
@@ -263,12 +277,19 @@ def test_a_forgotten_closing_tag_drops_the_file_as_possibly_incomplete():
     assert "not closed" in issue.message
 
 
-def test_a_stray_closing_tag_is_reported_not_shown():
-    parser = parse("Hello</file> world")
+def test_a_stray_closing_tag_on_its_own_line_is_reported_not_shown():
+    parser = parse("Hello\n</file>\nworld")
 
-    assert parser.explanation == "Hello world"
+    assert parser.explanation == "Hello\n\nworld"
     assert "without a matching opening tag" in parser.issues[0].message
     assert parser.issues[0].kind == "stray_close" and not parser.has_fatal
+
+
+def test_a_closing_tag_in_the_middle_of_chat_text_is_text():
+    parser = parse("Use </file> to end a file block.\n  </file>\n</file> too")
+
+    assert parser.explanation == "Use </file> to end a file block.\n  </file>\n</file> too"
+    assert parser.issues == []
 
 
 def test_feed_after_finish_is_an_error():
@@ -276,6 +297,223 @@ def test_feed_after_finish_is_an_error():
     parser.finish()
     with pytest.raises(RuntimeError):
         parser.feed("x")
+
+
+# --- A closing tag counts only on a line of its own (issue 9, hole 3) ---------------------------------
+
+# The answer from the issue: its JSX quotes "</file>", which cut src/App.jsx to 52 characters.
+ISSUE_JSX = """export default function App() {
+  return (
+    <main>
+      <p>{"Use </file> to end a file block"}</p>
+      <p>Edits end with </edit>, deletes are one tag.</p>
+    </main>
+  );
+}"""
+ISSUE_ANSWER = f'Here is the help page.\n<file path="src/App.jsx">\n{ISSUE_JSX}\n</file>\nIt explains the tags.\n'
+
+
+def test_a_closing_tag_inside_a_line_of_jsx_does_not_cut_the_file():
+    whole = parse(ISSUE_ANSWER, "stop")
+
+    assert whole.files == {"src/App.jsx": ISSUE_JSX}
+    assert whole.explanation == "Here is the help page.\n\nIt explains the tags."
+    assert whole.issues == [] and not whole.has_fatal
+    for cut in range(len(ISSUE_ANSWER) + 1):  # and the same for every split of the stream
+        parser, events = feed_in_pieces(ISSUE_ANSWER, [cut], "stop")
+        assert_same_parse(parser, whole)
+        assert "".join(e.text for e in events if isinstance(e, FileDelta)) == ISSUE_JSX
+
+
+def test_a_closing_tag_inside_a_line_of_an_edit_is_content():
+    base = {"src/App.jsx": "export const HELP = 'help';\n"}
+    answer = (
+        '<edit path="src/App.jsx">\n<<<<<<< SEARCH\nexport const HELP = \'help\';\n=======\n'
+        "export const HELP = 'End a file with </file> and an edit with </edit>';\n>>>>>>> REPLACE\n</edit>\n"
+    )
+
+    parser = parse(answer, "stop", base_files=base)
+
+    assert parser.issues == []
+    assert parser.files == {
+        "src/App.jsx": "export const HELP = 'End a file with </file> and an edit with </edit>';\n"
+    }
+
+
+def test_a_closing_tag_may_have_blanks_after_it_but_nothing_else():
+    parser = parse('<file path="a.txt">\none\n</file> \t \r\n<file path="b.txt">\ntwo\n</file>' + " " * 16)
+    assert parser.files == {"a.txt": "one", "b.txt": "two"} and parser.issues == []
+
+    # More blanks than MAX_CLOSE_BLANKS, or text after it: a line of the file, so the file never closes.
+    for line in ["</file>" + " " * 17, "</file> and more", "</file></div>"]:
+        parser = parse(f'<file path="a.txt">\none\n{line}\n')
+        [issue] = parser.issues
+        assert issue.kind == "unclosed" and issue.fatal and parser.files == {}
+
+
+def test_an_indented_closing_tag_is_content():
+    content = "<ul>\n  </file>\n\t</edit>\n</ul>"
+    parser = parse(f'<file path="a.html">\n{content}\n</file>\n')
+
+    assert parser.files == {"a.html": content} and parser.issues == []
+
+
+def test_one_line_and_empty_blocks_still_work():
+    parser = parse(
+        '<file path="a.txt">hello</file>\n<file path="b.txt"></file>\n<file path="c.txt">\n</file>\n'
+        '<file path="d.txt">say </file> twice</file>\n'
+    )
+
+    assert parser.files == {"a.txt": "hello", "b.txt": "", "c.txt": "", "d.txt": "say </file> twice"}
+    assert parser.issues == []
+
+
+def test_a_closing_tag_followed_by_more_on_its_line_leaves_the_file_open_and_says_why():
+    parser = parse('<file path="a.js">\nconst a = 1;</file>\n<file path="b.js">\nconst b = 2;\n</file>\n')
+
+    assert parser.files == {"b.js": "const b = 2;"}
+    [issue] = parser.issues
+    assert issue.kind == "nested" and issue.fatal and issue.path == "a.js"
+    assert issue.message.endswith(
+        "The </file> on its line 1 did not end it: a closing tag counts only on a line of its own."
+    )
+
+    parser = parse('<file path="a.js">\nconst a = 1;\nexport default a;</file>')
+    [issue] = parser.issues
+    assert issue.kind == "unclosed" and issue.fatal and "on its line 2 did not end it" in issue.message
+
+
+def test_a_line_of_a_file_that_is_exactly_a_closing_tag_fails_the_answer_and_says_why():
+    answer = (
+        '<file path="README.md">\n# Blocks\nA file block ends with\n</file>\non a line of its own.\n</file>\n'
+    )
+    parser = StreamParser()
+    parser.feed(answer[: answer.rindex("</file>")])
+    assert not parser.has_fatal  # the first </file> ended README.md: nothing is wrong yet
+
+    events = parser.feed("</file>\n")
+    # Known the moment the second </file> ends its line, not only at the end of the answer.
+    assert parser.has_fatal
+    [issue] = [e for e in events if isinstance(e, ProtocolIssue)]
+    assert issue.kind == "closed_early" and issue.fatal and issue.path == "README.md"
+    assert issue.message == (
+        '"README.md" was cut short: its line 3 is exactly </file>, which ends a file, so the text after '
+        "that line went to the chat until the next </file>. A line inside a file may not be exactly "
+        "</file> (indent it or write it another way), so this answer was not kept."
+    )
+    assert parser.finish("stop") == []
+
+
+def test_a_second_closing_tag_right_after_a_block_fails_the_answer():
+    parser = parse('<file path="a.js">\nconst a = 1;\n</file>\n\n</file>\n')
+
+    [issue] = parser.issues
+    assert issue.kind == "closed_early" and issue.fatal
+    assert issue.message.startswith('"a.js" is followed by a second </file>, so its line 2 (exactly </file>)')
+
+    parser = parse('<edit path="a.js">\n<<<<<<< SEARCH\n1\n=======\n2\n>>>>>>> REPLACE\n</edit>\n</edit>\n',
+                   base_files={"a.js": "1"})
+    assert [i.kind for i in parser.issues] == ["closed_early"]
+    assert "second </edit>" in parser.issues[0].message and "inside an edit" in parser.issues[0].message
+
+
+def test_a_stray_closing_tag_after_another_block_is_not_fatal():
+    parser = parse('<file path="a.js">\n1\n</file>\n<delete path="b.js"/>\n</file>\n', base_files={"b.js": "x"})
+
+    assert [(i.kind, i.fatal) for i in parser.issues] == [("stray_close", False)]
+
+
+def test_files_still_show_as_they_form_with_a_bounded_hold_back():
+    text = '<file path="src/App.jsx">\n' + ISSUE_JSX + "\n</file>\n"
+    parser, shown = StreamParser(), ""
+    start = text.index(">") + 2
+    for end in range(1, len(text) + 1):
+        shown += "".join(e.text for e in parser.feed(text[end - 1]) if isinstance(e, FileDelta))
+        if start <= end <= start + len(ISSUE_JSX):
+            assert len(text[start:end]) - len(shown) <= MAX_HOLDBACK_CHARS
+    assert shown == ISSUE_JSX
+
+
+TRICKY_LINES = (
+    'Use </file> here.\n</file>\n<file path="a.js">\nx </file> y\n</file>  \n</file>\n'
+    '<file path="b.txt">one line</file>\n<file path="c.txt"></file>\r\n'
+    '<file path="d.md">\nA\n</file>\nmore text\n</file>\n<edit path="a.js">\n<<<<<<< SEARCH\nx </file> y\n'
+    "=======\nz </edit> w\n>>>>>>> REPLACE\n</edit>\t\r\n"
+    '<file path="e.txt">\n' + "</file>" + " " * 17 + "\n</file>" + " " * 16 + '\n<file path="f.txt">\nf\n</file>'
+)
+
+
+@pytest.mark.parametrize("finish_reason", [None, "stop", "length"])
+def test_every_split_of_closing_tag_cases_parses_like_the_whole(finish_reason):
+    whole = parse(TRICKY_LINES, finish_reason)
+    assert {i.kind for i in whole.issues} >= {"stray_close", "closed_early"}
+    assert whole.files["e.txt"] == "</file>" + " " * 17 and whole.files["f.txt"] == "f"
+
+    for cut in range(len(TRICKY_LINES) + 1):
+        parser, _ = feed_in_pieces(TRICKY_LINES, [cut], finish_reason)
+        assert_same_parse(parser, whole)
+    parser, _ = feed_in_pieces(TRICKY_LINES, list(range(len(TRICKY_LINES))), finish_reason)
+    assert_same_parse(parser, whole)
+
+
+# --- Fatal as soon as known; a bounded answer (issue 9, hole 4) -----------------------------------------
+
+
+def test_a_fatal_issue_is_visible_after_the_feed_that_found_it():
+    parser = StreamParser()
+    parser.feed('<file path="big.js">\n')
+    parser.feed("x" * 399_000)
+    assert not parser.has_fatal
+
+    parser.feed("x" * 2_000)
+    assert parser.has_fatal and parser.fatal_issues[0].kind == "too_large"
+
+
+def test_an_answer_over_the_limit_is_fatal_during_feed_and_reading_stops():
+    parser = StreamParser()
+    chunk = "All work and no play makes a very long chat answer. " * 20_000  # 1 MB
+    events = []
+    for _ in range(50):  # a 50 MB answer
+        events += parser.feed(chunk)
+        if parser.has_fatal:
+            break
+
+    assert parser.has_fatal and parser.stopped
+    assert parser._read == MAX_ANSWER_CHARS  # exactly the limit was read
+    [issue] = [e for e in events if isinstance(e, ProtocolIssue)]
+    assert issue.kind == "too_large" and issue.fatal
+    assert issue.message == (
+        "The answer is longer than 2,000,000 characters, far more than any app needs; Kiln stopped "
+        "reading it there and nothing was kept."
+    )
+    assert parser.feed(chunk) == [] and parser.finish("stop") == []
+
+
+def test_the_answer_limit_does_not_depend_on_the_pieces():
+    text = "z" * (MAX_ANSWER_CHARS - 30) + '\n<file path="a.txt">\nlast words\n</file>\n'
+    whole = parse(text)
+    pieces, _ = feed_in_pieces(text, list(range(0, len(text), 300_001)))
+
+    assert_same_parse(pieces, whole)
+    assert [i.kind for i in whole.issues] == ["too_large"] and whole.files == {}
+
+
+def test_an_answer_at_the_limit_is_read_whole():
+    files = "".join(f'<file path="f{n}.txt">\n' + "y" * 399_000 + "\n</file>\n" for n in range(5))
+    text = files + "z" * (MAX_ANSWER_CHARS - len(files))
+
+    parser = parse(text)
+    assert parser.issues == [] and not parser.stopped and len(parser.files) == 5
+
+
+def test_raw_output_is_kept_whole_up_to_the_bound_and_cut_with_a_note_beyond():
+    assert RAW_OUTPUT_KEEP_CHARS >= MAX_ANSWER_CHARS  # an answer that can become a version is never cut
+    assert bounded_raw_output("short answer") == ("short answer", "")
+
+    raw = "x" * (50 * 1024 * 1024)
+    kept, note = bounded_raw_output(raw)
+    assert kept == raw[:RAW_OUTPUT_KEEP_CHARS]
+    assert note == "[Kiln kept only the first 2,000,000 of the 52,428,800 characters it read of this answer.]"
 
 
 # --- Chunking never changes the result ---------------------------------------------------------------

@@ -112,6 +112,16 @@ HOSTILE = [
     "...",
     "\u202e\u200b\ufeff",
     "é😀中",
+    # Closing tags that count only on a line of their own (and the blanks a line may end with).
+    "</file>  \n",
+    "\n</file>\t\r\n",
+    "\n</edit> \n",
+    '"Use </file> to end a file block"',
+    "\n</file> and more\n",
+    "\n</file>" + " " * 17 + "\n",
+    '<file path="one.txt">one line</file>\n',
+    '<file path="empty.txt"></file>',
+    "\r",
 ]
 MARKERS = re.compile(r"</?(?:file|edit|delete)\b[^>]*>|<{7} SEARCH|={7}|>{7} REPLACE|\n")
 EVIL_PATHS = [
@@ -341,3 +351,66 @@ def test_fuzz_follow_up_edit_answers():
 
 def test_fuzz_generated_edits_and_deletes():
     _fuzz("generated edits and deletes", "edits", 3200)
+
+
+# --- Content that merely mentions the tags is kept whole ---------------------------------------------
+
+# Line fragments: the tags in every position a line of JSX, HTML or Markdown may put them.
+FRAGMENTS = [
+    "</file>",
+    "</edit>",
+    "<file",
+    "<edit ",
+    "<delete/>",
+    '<file path="x.js">',
+    "  ",
+    "\t",
+    "\r",
+    ">",
+    "<",
+    '{"Use </file> to end a file block"}',
+    "<p>",
+    "</p>",
+    "x",
+    "const a = 1;",
+    "<<<<<<< SEARCH",
+    "=======",
+]
+LINES = st.lists(st.sampled_from(FRAGMENTS), max_size=6).map("".join) | st.text(max_size=12)
+_COUNTS_AT_LINE_START = re.compile(r"</file>[ \t\r]*|<(?:file|edit|delete)(?:[\s/>].*)?", re.DOTALL)
+_BINARY = re.compile("[\x00-\x08\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _as_content(lines: list[str]) -> str:
+    """The lines as a file may hold them: a line the protocol reads as a tag (a closing tag on a line of
+    its own, a block tag at a line start) indented by one space, as the system prompt teaches; no
+    binary; no "\r" at the very end (it would belong to the line break before </file>)."""
+    lines = [" " + line if _COUNTS_AT_LINE_START.fullmatch(line) else line for line in lines]
+    return _BINARY.sub("?", "\n".join(lines)).rstrip("\r")
+
+
+def test_fuzz_content_mentioning_tags_is_kept_whole():
+    count = 0
+
+    @_fuzz_settings(1000)
+    @given(lines=st.lists(LINES, max_size=12), r=st.floats(0, 1))
+    def run(lines, r):
+        nonlocal count
+        count += 1
+        content = _as_content(lines)
+        text = f'Intro.\n<file path="notes.txt">\n{content}\n</file>\nOutro.\n'
+        rng = random.Random(r)
+        cuts = sorted(rng.randrange(len(text) + 1) for _ in range(rng.choice([1, 5, 40])))
+        parser, events, start = StreamParser(), [], 0
+        for cut in [*cuts, len(text)]:
+            events += parser.feed(text[start:cut])
+            start = cut
+        events += parser.finish("stop")
+
+        assert parser.files == {"notes.txt": content}, text
+        assert parser.issues == [] and parser.explanation == "Intro.\n\nOutro."
+        assert "".join(e.text for e in events if isinstance(e, FileDelta)) == content
+
+    run()
+    CASES["content mentioning the tags"] = count
+    assert count >= int(1000 * SCALE)
