@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from generation.blueprint import edits, planner, writer
+from generation.blueprint import edits, followups, planner, writer
 from generation.prompts import is_repair_request
 from generation.protocol import parse
 
@@ -52,23 +52,19 @@ def respond(messages: list[dict], *, seed: int | None = None) -> str:
 def _follow_up(
     files: dict[str, str], old_plan: planner.AppPlan, style: writer.Style, request: str, seed
 ) -> str:
-    plan, changes = planner.apply_change(old_plan, request)
+    plan, changes = followups.apply_change(old_plan, request)
     if not changes:
-        return (
-            "The offline blueprint model could not match that request to a change it knows how to make "
-            "(adding, removing or renaming fields, renaming the app or its items, sorting, a dark or light "
-            "theme, an accent colour), so I left the app as it is. A full model can make freer edits.\n"
-        )
-    added = [f for f in plan.fields if old_plan.field(f.name) is None]
-    if added and seed is not None and seed % 2 == 1:
+        return followups.CANNOT + " I left the app as it is.\n"
+    if seed is not None and seed % 2 == 1:
         # A second candidate puts new fields right after the title instead of at the end of the form.
-        rest = [f for f in plan.fields[1:] if f not in added]
-        plan.fields = [plan.fields[0], *added, *rest]
-    if plan.sort and plan.sort[0] != "created_at" and plan.field(plan.sort[0]) is None:
-        plan.sort = None  # the field it sorted by was removed
-    new_style = replace(
-        style, theme=plan.theme, accent=plan.accent or style.accent, sort=plan.sort or ("created_at", "desc")
-    )
+        for entity in plan.entities:
+            old = old_plan.get(entity.name)
+            added = [f for f in entity.fields if old is not None and old.field(f.name) is None]
+            if added:
+                rest = [f for f in entity.fields[1:] if f not in added]
+                entity.fields = [entity.fields[0], *added, *rest]
+    new_style = replace(style, theme=plan.theme, accent=plan.accent or style.accent, background=plan.background,
+                        layout=plan.layout or style.layout)
     before = writer.as_written(writer.write_app(old_plan, style))
     after = writer.as_written(writer.write_app(plan, new_style))
 
@@ -83,11 +79,12 @@ def _follow_up(
             parts.append(edits.render_file(path, content))
         elif blocks:
             parts.append(edits.render_edit(path, blocks))
-    intro = f"I {_join(changes)}. {writer.describe_app(plan).split('. ', 1)[1]}"
-    if plan.entity != old_plan.entity:
+    intro = f"I {_join(changes)}."
+    renamed = [e for e in old_plan.entities if plan.get(e.name) is None]
+    if renamed:
         intro += (
-            f" {old_plan.plural.capitalize()} saved before keep their old name ({old_plan.entity}), "
-            f"so the list of {plan.plural} starts empty."
+            f" Records saved before under {', '.join(e.name for e in renamed)} keep that name, so they do not "
+            "show in the renamed list."
         )
     return "\n".join([intro, "", *parts, "", "Open the preview to see the change."]) + "\n"
 

@@ -639,7 +639,8 @@ PHRASES = {
     "done today": ("done_today", "boolean", {}),
     "start time": ("start_time", "datetime", {}),
     "end time": ("end_time", "datetime", {}),
-    "time": ("time", "string", {"input": "time"}),
+    "time": ("time", "integer", {"unit": "minutes"}),
+    "dateandtime": ("date_and_time", "datetime", {}),
     "cooking time": ("cooking_time", "integer", {"unit": "minutes"}),
     "prep time": ("prep_time", "integer", {"unit": "minutes"}),
     "preparation time": ("prep_time", "integer", {"unit": "minutes"}),
@@ -654,9 +655,10 @@ PHRASES = {
 }
 
 DATE_WORDS = {"date", "birthday", "anniversary", "deadline", "due", "day", "dated", "on"}
-DATETIME_WORDS = {"datetime", "timestamp", "when"}
+DATETIME_WORDS = {"datetime", "timestamp", "when", "dateandtime"}
 MINUTE_WORDS = {"duration", "minutes", "mins", "minute"}
 INTEGER_WORDS = {
+    "vintage",
     "count",
     "qty",
     "quantity",
@@ -667,7 +669,6 @@ INTEGER_WORDS = {
     "age",
     "rating",
     "stars",
-    "score",
     "pages",
     "year",
     "servings",
@@ -696,6 +697,7 @@ INTEGER_WORDS = {
     "capacity",
 }
 NUMBER_WORDS = {
+    "score",
     "price",
     "cost",
     "amount",

@@ -1,14 +1,19 @@
 """Writes a whole app, in Kiln's output protocol, from a plan (planner.py) and a seed.
 
 The app follows docs/app-format.md: app.json, index.html, src/main.jsx (React 18, automatic JSX
-runtime), src/App.jsx (a CRUD screen for the plan's entity), src/api.js (fetch helpers for the
-runtime's entity API, the only storage: no localStorage) and src/styles.css (no external URLs).
+runtime), src/App.jsx, src/api.js (fetch helpers for the runtime's entity API, the only storage: no
+localStorage) and src/styles.css (no external URLs).
 
-Everything taken from the prompt reaches the JavaScript as JSON string literals or as names already
-reduced to [a-z0-9_] / [A-Za-z0-9], so a prompt can never break the generated code.
+src/App.jsx is one generic screen driven by the constants at its top: `SPEC` (the plan: every entity,
+its fields, links and list options, as JSON), `TEXT` (the interface words in the prompt's language),
+the tagline and the delete button's text. A follow-up reads these back (`read_app`) and changes only
+what was asked, so its edits are a few lines. Each entity gets a section (a form, a search box, its
+filters, a list or a board grouped by an enum, figures at the top, a chart); a reference field is a
+select of the other entity's records, and each record lists the records that link to it.
 
-The seed picks visible, harmless variations (accent colour, density, layout, heading wording, sort
-order, delete button style) so that two candidates for one prompt differ.
+Everything taken from the prompt reaches the JavaScript as JSON literals, so a prompt can never break
+the generated code. The seed picks visible, harmless variations (accent colour, density, layout,
+corner radius, wording of the tagline, the delete button) so that two candidates for one prompt differ.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import random
 import re
 from dataclasses import dataclass
 
-from generation.blueprint import planner
-from generation.blueprint.planner import AppPlan, describe_fields
+from generation.blueprint import languages, planner
+from generation.blueprint.planner import AppPlan
 
 PALETTE = ["#4f46e5", "#0d9488", "#db2777", "#ea580c", "#2563eb", "#16a34a", "#7c3aed", "#0891b2"]
-STYLE_MARKER = re.compile(r"/\* kiln-blueprint: accent=(#[0-9a-fA-F]{6}) theme=(\w+) \*/")
+STYLE_MARKER = re.compile(r"/\* kiln-blueprint: (\{.*?\}) \*/")
+_SPEC_BLOCK = re.compile(r"^const SPEC = (\{.*?^\});$", re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -32,89 +38,83 @@ class Style:
     density: str  # comfortable | compact
     layout: str  # stacked | split
     radius: int
-    heading: int  # which wording of the list heading
-    sort: tuple[str, str]  # (field, asc|desc)
+    heading: int  # which wording of the tagline
     delete_text: str
+    background: str | None = None
 
 
 def choose_style(plan: AppPlan, seed: int | None) -> Style:
     seed = 0 if seed is None else int(seed)
     rng = random.Random(seed)
-    sorts = [("created_at", "desc"), ("created_at", "asc"), (plan.title_field.name, "asc")]
-    dates = [f.name for f in plan.fields if f.type in ("date", "datetime")]
-    if dates:
-        sorts.append((dates[0], "asc"))
     return Style(
         accent=plan.accent or PALETTE[seed % len(PALETTE)],
         theme=plan.theme,
         density=rng.choice(["comfortable", "compact"]),
-        layout=rng.choice(["stacked", "split"]),
+        layout=plan.layout or rng.choice(["stacked", "split"]),
         radius=rng.choice([6, 10, 14]),
         heading=rng.randrange(4),
-        sort=plan.sort or rng.choice(sorts),
         delete_text=rng.choice(["Delete", "×"]),
+        background=plan.background,
     )
 
 
 def read_app(files: dict[str, str]) -> tuple[AppPlan, Style] | None:
-    """The plan and style behind an app this writer wrote, read back from its files (app.json, the
-    constants at the top of src/App.jsx, the marker and variables of src/styles.css), so that a
-    follow-up writes the same files byte for byte except for what the user asked to change. None when
-    app.json is missing or not one the writer can rework; anything else unreadable falls back to the
-    plan's defaults (the follow-up then rewrites that part)."""
+    """The plan and style behind an app this writer wrote, read back from its files (the SPEC at the
+    top of src/App.jsx, the marker of src/styles.css), so that a follow-up writes the same files byte
+    for byte except for what the user asked to change. An app whose App.jsx has no SPEC (another
+    model's, or one written before SPEC existed) is read from app.json alone. None when app.json is
+    missing or not one the writer can rework."""
     try:
         data = json.loads(files.get("app.json", ""))
     except ValueError:
         return None
-    plan = planner.plan_from_app_json(data) if isinstance(data, dict) else None
-    if plan is None:
+    if not isinstance(data, dict):
         return None
     app_jsx = files.get("src/App.jsx", "")
     css = files.get("src/styles.css", "")
-
-    for line in _constant_block(app_jsx, "FIELDS"):
+    plan = None
+    block = _SPEC_BLOCK.search(app_jsx)
+    if block:
         try:
-            spec = json.loads(line.strip().rstrip(","))
+            plan = planner.plan_from_spec(json.loads(block.group(1)))
         except ValueError:
-            continue
-        f = plan.field(spec.get("name")) if isinstance(spec, dict) else None
-        if f is not None and spec.get("type") == f.type:
-            f.label = str(spec.get("label") or f.label)
-            f.unit = spec.get("unit") if isinstance(spec.get("unit"), str) else None
-            f.input = spec.get("input") if isinstance(spec.get("input"), str) else None
-    noun = _constant(app_jsx, r"const NOUN = \{ one: (\"(?:[^\"\\]|\\.)*\"), many:")
-    if isinstance(noun, str) and noun.strip():
-        plan.noun = noun
-
+            plan = None
+        if plan is not None and plan.app_json()["entities"] != (data.get("entities") or {}):
+            plan = None  # app.json was edited by hand: it is the truth
+    if plan is None:
+        plan = planner.plan_from_app_json(data)
+    if plan is None:
+        return None
+    plan.name = str(data.get("name") or plan.name)
     fallback = choose_style(plan, 0)
     marker = STYLE_MARKER.search(css)
-    if marker:
-        plan.accent, plan.theme = marker.group(1), marker.group(2)
-    many = plan.plural
-    heading_text = _constant(app_jsx, r"const HEADING = (\"(?:[^\"\\]|\\.)*\");")
-    headings = [h.format(many=many, Many=many[:1].upper() + many[1:]) for h in _HEADINGS]
-    sort = re.search(r'const SORT = \{ field: "([a-z0-9_]+)", direction: "(asc|desc)" \};', app_jsx)
-    radius = re.search(r"--radius: (\d+)px;", css)
-    gap = re.search(r"--gap: ([\d.]+rem);", css)
-    layout = re.search(r'className="app layout-(\w+)"', app_jsx)
-    delete_text = _constant(app_jsx, r"const DELETE_TEXT = (\"(?:[^\"\\]|\\.)*\");")
-    if sort and (sort.group(1) == "created_at" or plan.field(sort.group(1))):
-        plan.sort = (sort.group(1), sort.group(2))
+    try:
+        saved = json.loads(marker.group(1)) if marker else {}
+    except ValueError:
+        saved = {}
+    plan.accent = saved.get("accent") or None
+    plan.theme = saved.get("theme") if saved.get("theme") in ("light", "dark") else "light"
+    plan.background = saved.get("background") or None
+    layout = re.search(r'^const LAYOUT = "(stacked|split)";$', app_jsx, re.MULTILINE)
+    plan.layout = layout.group(1) if layout else None
+    tagline = _constant(app_jsx, r'^const TAGLINE = ("(?:[^"\\]|\\.)*");$')
+    taglines = [_tagline(plan, i) for i in range(len(_TAGLINES["en"]))]
+    delete_text = _constant(app_jsx, r'^const DELETE_TEXT = ("(?:[^"\\]|\\.)*");$')
     style = Style(
         accent=plan.accent or fallback.accent,
         theme=plan.theme,
-        density="compact" if gap and gap.group(1) == "0.6rem" else "comfortable" if gap else fallback.density,
-        layout=layout.group(1) if layout and layout.group(1) in ("stacked", "split") else fallback.layout,
-        radius=int(radius.group(1)) if radius else fallback.radius,
-        heading=headings.index(heading_text) if heading_text in headings else fallback.heading,
-        sort=plan.sort or fallback.sort,
+        density=saved.get("density") if saved.get("density") in ("comfortable", "compact") else fallback.density,
+        layout=plan.layout or fallback.layout,
+        radius=saved.get("radius") if isinstance(saved.get("radius"), int) else fallback.radius,
+        heading=taglines.index(tagline) if tagline in taglines else fallback.heading,
         delete_text=delete_text if isinstance(delete_text, str) else fallback.delete_text,
+        background=plan.background,
     )
     return plan, style
 
 
 def _constant(source: str, pattern: str):
-    match = re.search(pattern, source)
+    match = re.search(pattern, source, re.MULTILINE)
     if not match:
         return None
     try:
@@ -123,21 +123,31 @@ def _constant(source: str, pattern: str):
         return None
 
 
-def _constant_block(source: str, name: str) -> list[str]:
-    match = re.search(rf"^const {name} = \[\n(.*?)^\];", source, flags=re.MULTILINE | re.DOTALL)
-    return match.group(1).splitlines() if match else []
-
-
 def write_app(plan: AppPlan, style: Style) -> dict[str, str]:
     """The app's files, path -> content, in the order they are written."""
+    used = features(plan)
     return {
-        "app.json": json.dumps(plan.app_json(), indent=2) + "\n",
+        "app.json": json.dumps(plan.app_json(), indent=2, ensure_ascii=False) + "\n",
         "index.html": _index_html(plan),
         "src/main.jsx": MAIN_JSX,
         "src/api.js": API_JS,
         "src/App.jsx": _app_jsx(plan, style),
-        "src/styles.css": _styles_css(style),
+        "src/styles.css": _prune_css(_styles_css(style), used),
     }
+
+
+# CSS rules that only an app using the feature needs (selectors as they start).
+_FEATURE_CSS = {
+    "nav": (".sections",), "figures": (".figure",), "chart": (".chart",), "board": (".board", ".column"),
+    "stars": (".stars", ".star"), "refs": (".related",), "filters": (".range",), "highlights": (".is-lit",),
+}
+
+
+def _prune_css(css: str, used: set[str]) -> str:
+    dropped = tuple(s for feature, selectors in _FEATURE_CSS.items() if feature not in used for s in selectors)
+    blocks = css.split("\n\n")
+    kept = [b for b in blocks if not (dropped and b.lstrip().startswith(dropped) and "{" in b)]
+    return "\n\n".join(kept)
 
 
 def as_written(files: dict[str, str]) -> dict[str, str]:
@@ -151,21 +161,49 @@ def render_response(plan: AppPlan, files: dict[str, str], intro: str) -> str:
     for path, content in files.items():
         parts.append(f'<file path="{path}">\n{content.rstrip(chr(10))}\n</file>')
     parts.append("")
-    parts.append(f"Open the preview and add your first {plan.noun} to try it.")
+    parts.append(languages.EXPLAIN[plan.lang]["open"].format(one=plan.noun))
     return "\n".join(parts) + "\n"
 
 
+SCOPE_NOTES = {
+    "game": "a playable game (moves, rules, animation)",
+    "chess": "a playable chess game (a board, moves, two players online)",
+    "poker": "a playable card game (dealing, betting, other players online)",
+    "chat": "real-time chat (messages pushed between people as they type)",
+    "email": "sending and receiving real email (apps here have no network)",
+    "simulation": "a simulation (physics, animation, a model that runs by itself)",
+}
+
+
 def describe_app(plan: AppPlan) -> str:
-    booleans = [f for f in plan.fields if f.type == "boolean"]
-    actions = [f"add {plan.plural}"]
-    if booleans:
-        actions.append(f"tick them off as {booleans[0].label.lower()}")
-    actions += ["search them", "delete them"]
-    return (
-        f"I built {plan.name}: a one-page React app that keeps {plan.plural} through Kiln's entity API, "
-        f"so they are saved on the server and survive a reload. Each {plan.entity} has "
-        f"{describe_fields(plan)}. You can {', '.join(actions[:-1])} and {actions[-1]}."
-    )
+    """The explanation, in the prompt's language: what was built, each thing's fields, the links; for a
+    prompt it cannot write, a plain account of what it wrote instead."""
+    words = languages.EXPLAIN[plan.lang]
+    things = _join([e.many for e in plan.entities], plan.lang)
+    lines = []
+    if plan.scope_note:
+        lines.append(
+            f"The offline blueprint model cannot write {SCOPE_NOTES[plan.scope_note]}: it writes data apps "
+            "(forms, lists, records that are saved). For the app you described, connect a full model "
+            "(set MODEL_BASE_URL to an OpenAI-compatible server such as vLLM). What I can do instead is the "
+            "data part of the idea, so that is what I built:"
+        )
+    lines.append(words["built"].format(name=plan.name, things=things))
+    for e in plan.entities:
+        lines.append(words["each"].format(entity=e.noun, fields=planner.describe_fields(e, plan.lang)))
+    for child in plan.entities:
+        for f in child.fields:
+            parent = plan.get(f.ref) if f.ref else None
+            if parent is not None:
+                lines.append(words["links"].format(child=child.many[:1].upper() + child.many[1:],
+                                                   parent=parent.many, parent_one=parent.noun,
+                                                   child_many=child.many))
+    return " ".join(lines)
+
+
+def _join(items: list[str], lang: str) -> str:
+    joiner = {"en": " and ", "fr": " et ", "es": " y ", "de": " und "}[lang]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + joiner + items[-1]
 
 
 # --- Files -----------------------------------------------------------------------------------------
@@ -174,7 +212,7 @@ def describe_app(plan: AppPlan) -> str:
 def _index_html(plan: AppPlan) -> str:
     title = plan.name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f"""<!doctype html>
-<html lang="en">
+<html lang="{plan.lang}">
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -235,57 +273,89 @@ export function deleteRecord(entity, id) {
 }
 """
 
-_HEADINGS = ["All {many}", "Your {many}", "{Many}", "My {many}"]
-_TAGLINES = [
-    "Add {many} below; everything is saved automatically.",
-    "Keep track of your {many} in one place.",
-    "A simple home for your {many}.",
-    "Everything about your {many}, saved as you go.",
-]
+_TAGLINES = {
+    "en": ["Add {many} below; everything is saved automatically.", "Keep track of your {many} in one place.",
+           "A simple home for your {many}.", "Everything about your {many}, saved as you go."],
+    "fr": ["Ajoutez vos {many} ci-dessous ; tout est enregistré.", "Tous vos {many} au même endroit.",
+           "Un endroit simple pour vos {many}.", "Vos {many}, enregistrés au fur et à mesure."],
+    "es": ["Añade tus {many} abajo; todo se guarda solo.", "Todos tus {many} en un solo sitio.",
+           "Un lugar sencillo para tus {many}.", "Tus {many}, guardados sobre la marcha."],
+    "de": ["Füge unten {many} hinzu; alles wird gespeichert.", "Alle {many} an einem Ort.",
+           "Ein einfacher Ort für {many}.", "{many}, gespeichert während du arbeitest."],
+}
 
 
 def _js(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _tagline(plan: AppPlan, heading: int) -> str:
+    many = _join([e.many for e in plan.entities[:3]], plan.lang)
+    return _TAGLINES[plan.lang][heading].format(many=many)
+
+
+def spec_js(spec: dict) -> str:
+    """The SPEC constant: valid JSON, one field (and one list option) a line, so edits stay small."""
+    lines = ["const SPEC = {", f'  "name": {_js(spec["name"])},', f'  "lang": {_js(spec["lang"])},', '  "entities": [']
+    for i, e in enumerate(spec["entities"]):
+        lines.append("    {")
+        lines.append(f'      "name": {_js(e["name"])}, "one": {_js(e["one"])}, "many": {_js(e["many"])},')
+        lines.append('      "fields": [')
+        for j, f in enumerate(e["fields"]):
+            lines.append("        " + _js(f) + ("," if j < len(e["fields"]) - 1 else ""))
+        lines.append("      ],")
+        keys = ["sort", "filters", "group", "stats", "rollups", "highlights", "chart"]
+        for k, key in enumerate(keys):
+            lines.append(f'      "{key}": {_js(e[key])}' + ("," if k < len(keys) - 1 else ""))
+        lines.append("    }" + ("," if i < len(spec["entities"]) - 1 else ""))
+    lines += ["  ]", "};"]
+    return "\n".join(lines)
+
+
 def _app_jsx(plan: AppPlan, style: Style) -> str:
-    many = plan.plural
-    fields_js = []
-    for f in plan.fields:
-        spec = {"name": f.name, "label": f.label, "type": f.type}
-        if f.required:
-            spec["required"] = True
-        if f.values:
-            spec["values"] = f.values
-        if f.unit:
-            spec["unit"] = f.unit
-        if f.input:
-            spec["input"] = f.input
-        if f.name in ("rating", "stars"):
-            spec["min"], spec["max"] = 1, 5
-        elif f.type in ("integer", "number"):
-            spec["min"] = 0
-        fields_js.append("  " + _js(spec) + ",")
-    booleans = [f.name for f in plan.fields if f.type == "boolean"]
-    searchable = [f.name for f in plan.fields if f.type in ("string", "text", "enum")]
-    constants = "\n".join(
-        [
-            f"const ENTITY = {_js(plan.entity)};",
-            f"const APP_NAME = {_js(plan.name)};",
-            f"const TAGLINE = {_js(_TAGLINES[style.heading].format(many=many))};",
-            f"const HEADING = {_js(_HEADINGS[style.heading].format(many=many, Many=many[:1].upper() + many[1:]))};",
-            f"const NOUN = {{ one: {_js(plan.noun)}, many: {_js(many)} }};",
-            f"const TITLE_FIELD = {_js(plan.title_field.name)};",
-            f"const DONE_FIELD = {_js(booleans[0]) if booleans else 'null'};",
-            f"const SEARCH_FIELDS = {_js(searchable)};",
-            f"const SORT = {{ field: {_js(style.sort[0])}, direction: {_js(style.sort[1])} }};",
-            f"const DELETE_TEXT = {_js(style.delete_text)};",
-            "const FIELDS = [",
-            *fields_js,
-            "];",
-        ]
-    )
-    return APP_JSX.replace("__CONSTANTS__", constants).replace("__LAYOUT__", style.layout)
+    constants = "\n".join([
+        spec_js(planner.plan_to_spec(plan)),
+        f"const TEXT = {_js(languages.UI[plan.lang])};",
+        f"const TAGLINE = {_js(_tagline(plan, style.heading))};",
+        f"const DELETE_TEXT = {_js(languages.UI[plan.lang]['delete'] if style.delete_text != '×' else '×')};",
+    ])
+    template = _select(APP_JSX, features(plan))
+    return template.replace("__CONSTANTS__", constants).replace("__LAYOUT__", _js(style.layout))
+
+
+def features(plan: AppPlan) -> set[str]:
+    """What the app uses: the code (and CSS) for anything else is left out, so a small app stays small
+    and a follow-up that adds a chart adds the chart's code."""
+    fields = [f for e in plan.entities for f in e.fields]
+    found = {
+        "refs": any(f.type == "reference" for f in fields),
+        "stars": any(f.format == "rating" for f in fields),
+        "chart": any(e.chart for e in plan.entities),
+        "board": any(e.group for e in plan.entities),
+        "filters": any(e.filters for e in plan.entities),
+        "stats": any(e.stats for e in plan.entities),
+        "rollups": any(e.rollups for e in plan.entities),
+        "highlights": any(e.highlights for e in plan.entities),
+        "nav": len(plan.entities) > 1,
+    }
+    found["figures"] = found["stats"] or found["rollups"]
+    return {name for name, used in found.items() if used}
+
+
+def _select(template: str, on: set[str]) -> str:
+    """The template's lines with "#if feature" / "#else" / "#endif" blocks kept or dropped."""
+    out, stack = [], [True]
+    for line in template.split("\n"):
+        marker = line.strip()
+        if marker.startswith("#if "):
+            stack.append(stack[-1] and marker[4:].strip() in on)
+        elif marker == "#else":
+            stack[-1] = not stack[-1] and stack[-2]
+        elif marker == "#endif":
+            stack.pop()
+        elif stack[-1]:
+            out.append(line)
+    return "\n".join(out)
 
 
 APP_JSX = """import { useEffect, useMemo, useState } from "react";
@@ -293,93 +363,203 @@ import { createRecord, deleteRecord, listRecords, updateRecord } from "./api.js"
 
 __CONSTANTS__
 
-function emptyDraft() {
+const LAYOUT = __LAYOUT__;
+const ENTITY = SPEC.entities[0].name; // the main thing: the first section, and the one a smoke test creates
+const BY_NAME = Object.fromEntries(SPEC.entities.map((entity) => [entity.name, entity]));
+const fill = (text, entity) => text.replace("{one}", entity.one).replace("{many}", entity.many);
+const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+const today = () => new Date().toISOString().slice(0, 10);
+
+// What a record is called on the page: its first field, or the record it links to.
+function titleOf(entity, record, all) {
+  if (!record) return "";
+  const first = entity.fields[0];
+  const value = record[first.name];
+#if refs
+  if (first.type === "reference") {
+    const target = BY_NAME[first.ref];
+    const linked = (all[first.ref] || []).find((other) => other.id === value);
+    return linked ? titleOf(target, linked, all) : `${capital(entity.one)} ${record.id}`;
+  }
+#endif
+  return value === null || value === undefined || value === "" ? `${capital(entity.one)} ${record.id}` : String(value);
+}
+
+function emptyDraft(entity) {
   const draft = {};
-  for (const field of FIELDS) {
-    if (field.type === "boolean") draft[field.name] = false;
-    else if (field.type === "enum") draft[field.name] = field.values[0];
-    else draft[field.name] = "";
+  for (const field of entity.fields) {
+    if (field.type === "boolean") draft[field.name] = field.default ?? false;
+    else if (field.type === "enum") draft[field.name] = field.default ?? field.values[0];
+    else draft[field.name] = field.default ?? "";
   }
   return draft;
 }
 
 // The form keeps strings; the API wants typed values and no empty optional fields.
-function toRecord(draft) {
+function toRecord(entity, draft) {
   const record = {};
-  for (const field of FIELDS) {
+  for (const field of entity.fields) {
     const value = draft[field.name];
     if (field.type === "boolean" || field.type === "enum") {
       record[field.name] = value;
       continue;
     }
-    const text = String(value).trim();
+    const text = String(value ?? "").trim();
     if (text === "") continue;
-    if (field.type === "integer") record[field.name] = Number.parseInt(text, 10);
+    if (field.type === "integer" || field.type === "reference") record[field.name] = Number.parseInt(text, 10);
     else if (field.type === "number") record[field.name] = Number(text);
+    else if (field.type === "datetime") record[field.name] = new Date(text).toISOString();
     else record[field.name] = text;
   }
   return record;
 }
 
-function formatValue(field, value) {
+function formatValue(field, value, all) {
   if (value === null || value === undefined || value === "") return "";
-  if (field.type === "date") return new Date(`${value}T00:00:00`).toLocaleDateString();
-  if (field.type === "datetime") return new Date(value).toLocaleString();
-  if (field.type === "number") return Number(value).toLocaleString(undefined, { maximumFractionDigits: 2 });
+#if refs
+  if (field.type === "reference") {
+    const target = BY_NAME[field.ref];
+    const linked = (all[field.ref] || []).find((other) => other.id === value);
+    return linked ? titleOf(target, linked, all) : "";
+  }
+#endif
+  if (field.type === "date") return new Date(`${value}T00:00:00`).toLocaleDateString(SPEC.lang);
+  if (field.type === "datetime") return new Date(value).toLocaleString(SPEC.lang);
+  if (field.format === "money") {
+    return Number(value).toLocaleString(SPEC.lang, { style: "currency", currency: field.currency || "USD" });
+  }
+  if (field.format === "percent") return `${Number(value).toLocaleString(SPEC.lang)} %`;
+  if (field.format === "rating") return "★".repeat(Number(value)) + "☆".repeat(Math.max(0, 5 - Number(value)));
+  if (field.format === "duration") {
+    const minutes = Number(value);
+    return minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes} min`;
+  }
+  if (field.type === "number") return Number(value).toLocaleString(SPEC.lang, { maximumFractionDigits: 2 });
   if (field.unit) return `${value} ${field.unit}`;
   return String(value);
 }
 
-// Enums sort by their order in app.json (low < medium < high), everything else by value.
-function sortValue(record) {
-  const value = record[SORT.field] ?? "";
-  const field = FIELDS.find((f) => f.name === SORT.field);
+function sortValue(entity, record, name) {
+  const value = record[name] ?? "";
+  const field = entity.fields.find((f) => f.name === name);
   return field && field.type === "enum" ? field.values.indexOf(value) : value;
 }
 
-function compareRecords(a, b) {
-  const x = sortValue(a);
-  const y = sortValue(b);
-  let order =
-    typeof x === "number" && typeof y === "number"
-      ? x - y
-      : String(x).localeCompare(String(y), undefined, { numeric: true, sensitivity: "base" });
-  if (order === 0) order = String(a.id).localeCompare(String(b.id), undefined, { numeric: true });
-  return SORT.direction === "desc" ? -order : order;
+function compareBy(entity) {
+  const [name, direction] = entity.sort || ["created_at", "desc"];
+  return (a, b) => {
+    const x = sortValue(entity, a, name);
+    const y = sortValue(entity, b, name);
+    let order =
+      typeof x === "number" && typeof y === "number"
+        ? x - y
+        : String(x).localeCompare(String(y), undefined, { numeric: true, sensitivity: "base" });
+    if (order === 0) order = a.id - b.id;
+    return direction === "desc" ? -order : order;
+  };
 }
+
+#if figures
+// The figures of a list ("total", "average"...) over some records.
+function figure(op, field, records) {
+  if (op === "count") return records.length;
+  const values = records.map((record) => Number(record[field])).filter((value) => !Number.isNaN(value) && value !== null);
+  if (values.length === 0) return null;
+  if (op === "sum") return values.reduce((a, b) => a + b, 0);
+  if (op === "avg") return values.reduce((a, b) => a + b, 0) / values.length;
+  if (op === "min") return Math.min(...values);
+  if (op === "max") return Math.max(...values);
+  return null;
+}
+
+function showFigure(entity, stat, value) {
+  if (value === null || value === undefined) return TEXT.none;
+  const field = entity.fields.find((f) => f.name === stat.field);
+  if (stat.op === "count" || !field) return String(value);
+  if (stat.op === "avg" && field.format === "rating") return `${value.toFixed(1)} ★`;
+  if (field.format === "money" || field.format === "percent" || field.format === "duration") {
+    return formatValue(field, field.format === "duration" ? Math.round(value) : value, {});
+  }
+  return Number(value).toLocaleString(SPEC.lang, { maximumFractionDigits: 2 });
+}
+#endif
+
+
+#if highlights
+function matchesHighlight(rule, record) {
+  const value = record[rule.field];
+  if (value === null || value === undefined || value === "") return false;
+  if (rule.when === "overdue") return String(value).slice(0, 10) < today() && !record[rule.unless || "__none"];
+  if (rule.when === "eq") return String(value) === String(rule.value);
+  if (rule.when === "gte") return Number(value) >= Number(rule.value);
+  if (rule.when === "lte") return Number(value) <= Number(rule.value);
+  return false;
+}
+#endif
+
+
+#if stars
+function Stars({ value, onChange, label }) {
+  return (
+    <span className="stars" role="radiogroup" aria-label={label}>
+      {[1, 2, 3, 4, 5].map((n) => (
+        <button key={n} type="button" className={n <= (value || 0) ? "star on" : "star"} aria-label={`${n}`}
+          onClick={() => onChange(n === value ? "" : n)}>
+          ★
+        </button>
+      ))}
+    </span>
+  );
+}
+#endif
+
 
 function inputType(field) {
   if (field.input) return field.input;
+  if (field.format === "email") return "email";
+  if (field.format === "phone") return "tel";
+  if (field.format === "url" || field.format === "image") return "url";
   if (field.type === "integer" || field.type === "number") return "number";
   if (field.type === "date") return "date";
   if (field.type === "datetime") return "datetime-local";
   return "text";
 }
 
-function FieldInput({ field, value, onChange }) {
-  const id = `new-${field.name}`;
+function FieldInput({ entity, field, value, onChange, all }) {
+  const id = `new-${entity.name}-${field.name}`;
   if (field.type === "boolean") {
     return (
       <div className="field field-check">
-        <input id={id} name={field.name} type="checkbox" checked={value} onChange={(e) => onChange(e.target.checked)} />
+        <input id={id} name={field.name} type="checkbox" checked={Boolean(value)} onChange={(e) => onChange(e.target.checked)} />
         <label htmlFor={id}>{field.label}</label>
       </div>
     );
   }
   let control;
   if (field.type === "text") {
-    control = (
-      <textarea id={id} name={field.name} rows={3} value={value} required={field.required}
-        onChange={(e) => onChange(e.target.value)} />
-    );
+    control = <textarea id={id} name={field.name} rows={3} value={value} required={field.required} onChange={(e) => onChange(e.target.value)} />;
   } else if (field.type === "enum") {
     control = (
       <select id={id} name={field.name} value={value} onChange={(e) => onChange(e.target.value)}>
-        {field.values.map((option) => (
-          <option key={option} value={option}>{option}</option>
+        {field.values.map((option) => <option key={option} value={option}>{option}</option>)}
+      </select>
+    );
+#if refs
+  } else if (field.type === "reference") {
+    const target = BY_NAME[field.ref];
+    control = (
+      <select id={id} name={field.name} value={value} required={field.required} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{TEXT.none}</option>
+        {(all[field.ref] || []).map((record) => (
+          <option key={record.id} value={record.id}>{titleOf(target, record, all)}</option>
         ))}
       </select>
     );
+#endif
+#if stars
+  } else if (field.format === "rating") {
+    control = <Stars value={value === "" ? 0 : Number(value)} onChange={onChange} label={field.label} />;
+#endif
   } else {
     control = (
       <input id={id} name={field.name} type={inputType(field)} value={value} required={field.required}
@@ -398,191 +578,325 @@ function FieldInput({ field, value, onChange }) {
   );
 }
 
-function ItemRow({ item, onUpdate, onDelete }) {
-  const title = item[TITLE_FIELD] || `Untitled ${NOUN.one}`;
-  const done = DONE_FIELD ? Boolean(item[DONE_FIELD]) : false;
-  const details = FIELDS.filter((field) => field.name !== TITLE_FIELD && field.name !== DONE_FIELD);
+function Chip({ entity, field, record, all, onUpdate }) {
+  const title = titleOf(entity, record, all);
+  if (field.type === "boolean") {
+    return (
+      <label className="chip chip-check">
+        <input type="checkbox" checked={Boolean(record[field.name])} onChange={() => onUpdate(record, { [field.name]: !record[field.name] })} />
+        {field.label}
+      </label>
+    );
+  }
+  if (field.type === "enum") {
+    return (
+      <select className="chip chip-select" aria-label={`${field.label}: ${title}`} value={record[field.name] ?? field.values[0]}
+        onChange={(e) => onUpdate(record, { [field.name]: e.target.value })}>
+        {field.values.map((option) => <option key={option} value={option}>{option}</option>)}
+      </select>
+    );
+  }
+  const shown = formatValue(field, record[field.name], all);
+  if (!shown || field.type === "text") return null;
+  if (field.format === "image") return <img className="thumb" src={record[field.name]} alt={`${field.label}: ${title}`} />;
+  if (field.format === "url") return <a className="chip" href={record[field.name]} target="_blank" rel="noreferrer">{field.label}</a>;
+  if (field.format === "email") return <a className="chip" href={`mailto:${record[field.name]}`}>{shown}</a>;
   return (
-    <li className={done ? "item is-done" : "item"}>
-      {DONE_FIELD ? (
-        <input className="item-check" type="checkbox" checked={done}
-          aria-label={`${FIELDS.find((field) => field.name === DONE_FIELD).label}: ${title}`}
-          onChange={() => onUpdate(item, { [DONE_FIELD]: !done })} />
-      ) : null}
+    <span className={field.format === "rating" ? "chip chip-stars" : "chip"}>
+      <span className="chip-label">{field.label.replace(/ \\(.*\\)$/, "")}</span> {shown}
+    </span>
+  );
+}
+
+function Row({ entity, record, all, onUpdate, onDelete }) {
+  const title = titleOf(entity, record, all);
+  const first = entity.fields[0];
+  const done = entity.fields.find((f) => f.type === "boolean");
+#if highlights
+  const lit = (entity.highlights || []).find((rule) => matchesHighlight(rule, record));
+#else
+  const lit = null;
+#endif
+#if refs
+  const children = SPEC.entities.flatMap((child) =>
+    child.fields.filter((f) => f.type === "reference" && f.ref === entity.name).map((f) => [child, f]));
+#endif
+  return (
+    <li className={`item${done && record[done.name] ? " is-done" : ""}${lit ? " is-lit" : ""}`}
+      style={lit ? { "--lit": lit.colour } : undefined}>
       <div className="item-body">
         <span className="item-title">{title}</span>
         <div className="item-meta">
-          {details.map((field) => {
-            if (field.type === "boolean") {
-              return (
-                <label key={field.name} className="chip chip-check">
-                  <input type="checkbox" checked={Boolean(item[field.name])}
-                    onChange={() => onUpdate(item, { [field.name]: !item[field.name] })} />
-                  {field.label}
-                </label>
-              );
-            }
-            if (field.type === "enum") {
-              return (
-                <select key={field.name} className="chip chip-select" aria-label={`${field.label} of ${title}`}
-                  value={item[field.name] ?? field.values[0]}
-                  onChange={(e) => onUpdate(item, { [field.name]: e.target.value })}>
-                  {field.values.map((option) => (
-                    <option key={option} value={option}>{option}</option>
-                  ))}
-                </select>
-              );
-            }
-            const shown = formatValue(field, item[field.name]);
-            if (!shown || field.type === "text") return null;
+          {entity.fields.filter((f) => f !== first || f.type === "reference").slice(first.type === "reference" ? 1 : 0).map((field) => (
+            <Chip key={field.name} entity={entity} field={field} record={record} all={all} onUpdate={onUpdate} />
+          ))}
+#if rollups
+          {(entity.rollups || []).map((rollup) => {
+            const child = BY_NAME[rollup.entity];
+            const link = child && child.fields.find((f) => f.type === "reference" && f.ref === entity.name);
+            if (!link) return null;
+            const related = (all[child.name] || []).filter((other) => other[link.name] === record.id);
+            const value = rollup.op === "remaining"
+              ? Number(record[rollup.field] || 0) - related.length
+              : figure(rollup.op, rollup.field, related);
+            const shown = rollup.op === "remaining" ? String(value) : showFigure(child, rollup, value);
             return (
-              <span key={field.name} className="chip">
-                <span className="chip-label">{field.label.replace(/ \\(.*\\)$/, "")}</span> {shown}
+              <span key={`${rollup.op}-${rollup.entity}-${rollup.field}`} className="chip chip-figure">
+                <span className="chip-label">{rollup.label}</span> {shown}
               </span>
             );
           })}
+#endif
         </div>
-        {details
-          .filter((field) => field.type === "text" && item[field.name])
-          .map((field) => (
-            <p key={field.name} className="item-text">
-              <span className="chip-label">{field.label}</span> {item[field.name]}
+        {entity.fields.filter((f) => f.type === "text" && record[f.name]).map((field) => (
+          <p key={field.name} className="item-text"><span className="chip-label">{field.label}</span> {record[field.name]}</p>
+        ))}
+#if refs
+        {children.map(([child, link]) => {
+          const related = (all[child.name] || []).filter((other) => other[link.name] === record.id);
+          if (related.length === 0) return null;
+          return (
+            <p key={`${child.name}-${link.name}`} className="related">
+              <span className="chip-label">{capital(child.many)} ({related.length})</span>{" "}
+              {related.slice(0, 6).map((other) => titleOf(child, other, all)).join(", ")}
             </p>
-          ))}
+          );
+        })}
+#endif
       </div>
-      <button type="button" className="delete" aria-label="Delete" title={`Delete ${title}`}
-        onClick={() => onDelete(item)}>
+      <button type="button" className="delete" aria-label="Delete" title={`${TEXT.delete}: ${title}`} onClick={() => onDelete(entity, record)}>
         {DELETE_TEXT}
       </button>
     </li>
   );
 }
 
-export default function App() {
-  const [items, setItems] = useState([]);
-  const [draft, setDraft] = useState(emptyDraft);
-  const [query, setQuery] = useState("");
-  const [show, setShow] = useState("all");
-  const [loading, setLoading] = useState(true);
-  const [saving, setSaving] = useState(false);
-  const [error, setError] = useState("");
+#if chart
+function Chart({ entity, records }) {
+  const field = entity.fields.find((f) => f.name === entity.chart.field);
+  const by = entity.fields.find((f) => f.name === entity.chart.by) ||
+    (entity.chart.by === "created_at" ? { name: "created_at", label: "Added", type: "datetime" } : null);
+  if (!field || !by) return null;
+  const points = records
+    .filter((record) => record[by.name] && record[field.name] !== null && record[field.name] !== undefined)
+    .sort((a, b) => String(a[by.name]).localeCompare(String(b[by.name])))
+    .slice(-24);
+  const top = Math.max(1, ...points.map((record) => Number(record[field.name])));
+  return (
+    <figure className="chart" aria-label={`${field.label} / ${by.label}`}>
+      <figcaption>{field.label} · {by.label}</figcaption>
+      <svg viewBox={`0 0 ${Math.max(1, points.length) * 24} 100`} preserveAspectRatio="none" role="img">
+        {points.map((record, i) => {
+          const h = (Number(record[field.name]) / top) * 92;
+          return <rect key={record.id} x={i * 24 + 4} y={100 - h} width={16} height={h} rx={2}><title>{`${formatValue(by, record[by.name], {})}: ${formatValue(field, record[field.name], {})}`}</title></rect>;
+        })}
+      </svg>
+    </figure>
+  );
+}
+#endif
 
-  useEffect(() => {
-    let cancelled = false;
-    listRecords(ENTITY)
-      .then((records) => !cancelled && setItems(records))
-      .catch((err) => !cancelled && setError(err.message))
-      .finally(() => !cancelled && setLoading(false));
-    return () => {
-      cancelled = true;
-    };
-  }, []);
+
+function Section({ entity, all, onCreate, onUpdate, onDelete }) {
+  const records = all[entity.name] || [];
+  const [draft, setDraft] = useState(() => emptyDraft(entity));
+  const [query, setQuery] = useState("");
+#if filters
+  const [picked, setPicked] = useState(() =>
+    Object.fromEntries((entity.filters || []).map((f) => [f.field, { value: f.value ?? "", min: f.min ?? "", max: f.max ?? "" }])));
+#else
+  const picked = {};
+#endif
+  const [saving, setSaving] = useState(false);
+  const searchable = entity.fields.filter((f) => ["string", "text", "enum"].includes(f.type)).map((f) => f.name);
 
   const visible = useMemo(() => {
     const needle = query.trim().toLowerCase();
-    return items
-      .filter((item) => show === "all" || (show === "done") === Boolean(item[DONE_FIELD]))
-      .filter((item) => !needle || SEARCH_FIELDS.some((name) => String(item[name] ?? "").toLowerCase().includes(needle)))
-      .sort(compareRecords);
-  }, [items, query, show]);
+    return records
+      .filter((record) => !needle || searchable.some((name) => String(record[name] ?? "").toLowerCase().includes(needle)))
+#if filters
+      .filter((record) => (entity.filters || []).every((filter) => {
+        const choice = picked[filter.field] || {};
+        const value = record[filter.field];
+        if (choice.value !== "" && choice.value !== undefined && String(value) !== String(choice.value)) return false;
+        if (choice.min !== "" && choice.min !== undefined && !(value !== null && value !== undefined && String(value) >= String(choice.min) && (typeof value !== "number" || value >= Number(choice.min)))) return false;
+        if (choice.max !== "" && choice.max !== undefined && !(value !== null && value !== undefined && (typeof value === "number" ? value <= Number(choice.max) : String(value).slice(0, 10) <= String(choice.max)))) return false;
+        return true;
+      }))
+#endif
+      .sort(compareBy(entity));
+  }, [records, query, picked]);
 
-  async function handleAdd(event) {
+  async function submit(event) {
     event.preventDefault();
     setSaving(true);
+    if (await onCreate(entity, toRecord(entity, draft))) setDraft(emptyDraft(entity));
+    setSaving(false);
+  }
+
+#if board
+  const group = entity.group && entity.fields.find((f) => f.name === entity.group);
+#endif
+  const rows = (list) => (
+    <ul className="items">
+      {list.map((record) => <Row key={record.id} entity={entity} record={record} all={all} onUpdate={onUpdate} onDelete={onDelete} />)}
+    </ul>
+  );
+  return (
+    <section className="entity" id={`section-${entity.name}`} aria-label={capital(entity.many)}>
+      <h2>{capital(entity.many)} <span className="count">{records.length}</span></h2>
+#if stats
+      {(entity.stats || []).length ? (
+        <div className="figures">
+          {entity.stats.map((stat) => (
+            <div key={`${stat.op}-${stat.field}`} className="figure">
+              <span className="figure-value">{showFigure(entity, stat, figure(stat.op, stat.field, visible))}</span>
+              <span className="figure-label">{stat.label}</span>
+            </div>
+          ))}
+        </div>
+      ) : null}
+#endif
+#if chart
+      {entity.chart ? <Chart entity={entity} records={visible} /> : null}
+#endif
+      <div className="panels">
+        <form className="panel add-form" aria-label={`Add ${entity.name}`} onSubmit={submit}>
+          <h3>{fill(TEXT.new, entity)}</h3>
+          {entity.fields.map((field) => (
+            <FieldInput key={field.name} entity={entity} field={field} value={draft[field.name]} all={all}
+              onChange={(value) => setDraft((current) => ({ ...current, [field.name]: value }))} />
+          ))}
+          <div className="form-actions"><button type="submit" disabled={saving}>{TEXT.add}</button></div>
+        </form>
+        <div className="panel list">
+          <div className="toolbar">
+            <input type="search" className="search" placeholder={fill(TEXT.search, entity)} aria-label={`${TEXT.search.replace("{many}", entity.many)}`}
+              value={query} onChange={(e) => setQuery(e.target.value)} />
+#if filters
+            {(entity.filters || []).map((filter) => {
+              const field = entity.fields.find((f) => f.name === filter.field);
+              if (!field) return null;
+              const choice = picked[filter.field] || {};
+              const set = (key, value) => setPicked((current) => ({ ...current, [filter.field]: { ...choice, [key]: value } }));
+              if (["enum", "boolean", "reference"].includes(field.type)) {
+                const options = field.type === "enum" ? field.values.map((v) => [v, v])
+                  : field.type === "boolean" ? [["true", field.label], ["false", TEXT.not.replace("{label}", field.label.toLowerCase())]]
+                  : (all[field.ref] || []).map((record) => [String(record.id), titleOf(BY_NAME[field.ref], record, all)]);
+                return (
+                  <select key={field.name} aria-label={field.label} value={choice.value ?? ""} onChange={(e) => set("value", e.target.value)}>
+                    <option value="">{field.label}: {TEXT.all}</option>
+                    {options.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+                  </select>
+                );
+              }
+              const type = field.type === "date" || field.type === "datetime" ? "date" : "number";
+              return (
+                <span key={field.name} className="range">
+                  <span className="chip-label">{field.label}</span>
+                  <input type={type} aria-label={`${field.label} ${TEXT.min}`} value={choice.min ?? ""} onChange={(e) => set("min", e.target.value)} />
+                  <input type={type} aria-label={`${field.label} ${TEXT.max}`} value={choice.max ?? ""} onChange={(e) => set("max", e.target.value)} />
+                </span>
+              );
+            })}
+#endif
+          </div>
+          {records.length === 0 ? (
+            <p className="empty">{fill(TEXT.empty, entity)}</p>
+          ) : visible.length === 0 ? (
+            <p className="empty">{fill(TEXT.no_match, entity)}</p>
+#if board
+          ) : group && group.type === "enum" ? (
+            <div className="board">
+              {group.values.map((value) => {
+                const column = visible.filter((record) => (record[group.name] ?? group.values[0]) === value);
+                return (
+                  <div key={value} className="column">
+                    <h4>{value} <span className="count">{column.length}</span></h4>
+#if stats
+                    {(entity.stats || []).filter((stat) => stat.op !== "count").map((stat) => (
+                      <p key={`${stat.op}-${stat.field}`} className="column-figure">{stat.label}: {showFigure(entity, stat, figure(stat.op, stat.field, column))}</p>
+                    ))}
+#endif
+                    {rows(column)}
+                  </div>
+                );
+              })}
+            </div>
+#endif
+          ) : (
+            rows(visible)
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+export default function App() {
+  const [all, setAll] = useState({});
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState("");
+
+  async function reload() {
+    const lists = await Promise.all(SPEC.entities.map((entity) => listRecords(entity.name)));
+    setAll(Object.fromEntries(SPEC.entities.map((entity, i) => [entity.name, lists[i]])));
+  }
+
+  useEffect(() => {
+    reload().catch((err) => setError(err.message)).finally(() => setLoading(false));
+  }, []);
+
+  async function onCreate(entity, values) {
     try {
-      const created = await createRecord(ENTITY, toRecord(draft));
-      setItems((current) => [...current, created]);
-      setDraft(emptyDraft());
+      const created = await createRecord(entity.name, values);
+      setAll((current) => ({ ...current, [entity.name]: [...(current[entity.name] || []), created] }));
+      setError("");
+      return true;
+    } catch (err) {
+      setError(err.message);
+      return false;
+    }
+  }
+
+  async function onUpdate(record, changes) {
+    const entity = SPEC.entities.find((e) => (all[e.name] || []).includes(record));
+    if (!entity) return;
+    try {
+      const updated = await updateRecord(entity.name, record.id, changes);
+      setAll((current) => ({ ...current, [entity.name]: current[entity.name].map((other) => (other.id === record.id ? updated : other)) }));
+    } catch (err) {
+      setError(err.message);
+    }
+  }
+
+  async function onDelete(entity, record) {
+    try {
+      await deleteRecord(entity.name, record.id);
+      await reload(); // a delete may take linked records with it (app.json says "cascade")
       setError("");
     } catch (err) {
       setError(err.message);
-    } finally {
-      setSaving(false);
     }
   }
-
-  async function handleUpdate(item, changes) {
-    setItems((current) => current.map((other) => (other.id === item.id ? { ...other, ...changes } : other)));
-    try {
-      const updated = await updateRecord(ENTITY, item.id, changes);
-      setItems((current) => current.map((other) => (other.id === item.id ? updated : other)));
-    } catch (err) {
-      setItems((current) => current.map((other) => (other.id === item.id ? item : other)));
-      setError(err.message);
-    }
-  }
-
-  async function handleDelete(item) {
-    setItems((current) => current.filter((other) => other.id !== item.id));
-    try {
-      await deleteRecord(ENTITY, item.id);
-    } catch (err) {
-      setItems((current) => [...current, item]);
-      setError(err.message);
-    }
-  }
-
-  const doneCount = DONE_FIELD ? items.filter((item) => item[DONE_FIELD]).length : 0;
-  const doneLabel = DONE_FIELD ? FIELDS.find((field) => field.name === DONE_FIELD).label : "";
 
   return (
-    <div className="app layout-__LAYOUT__">
+    <div className={`app layout-${LAYOUT}`} data-entity={ENTITY}>
       <header className="app-header">
-        <h1>{APP_NAME}</h1>
+        <h1>{SPEC.name}</h1>
         <p className="tagline">{TAGLINE}</p>
-      </header>
-
-      <section className="panel">
-        <h2>New {NOUN.one}</h2>
-        <form className="add-form" aria-label={`Add ${ENTITY}`} onSubmit={handleAdd}>
-          {FIELDS.map((field) => (
-            <FieldInput key={field.name} field={field} value={draft[field.name]}
-              onChange={(value) => setDraft((current) => ({ ...current, [field.name]: value }))} />
-          ))}
-          <div className="form-actions">
-            <button type="submit" disabled={saving}>Add</button>
-          </div>
-        </form>
-      </section>
-
-      <section className="panel">
-        <div className="list-header">
-          <h2>{HEADING}</h2>
-          <span className="count">
-            {items.length} {items.length === 1 ? NOUN.one : NOUN.many}
-            {DONE_FIELD ? ` · ${doneCount} ${doneLabel.toLowerCase()}` : ""}
-          </span>
-        </div>
-        <div className="toolbar">
-          <input type="search" className="search" placeholder={`Search ${NOUN.many}…`} aria-label={`Search ${NOUN.many}`}
-            value={query} onChange={(e) => setQuery(e.target.value)} />
-          {DONE_FIELD ? (
-            <select aria-label="Show" value={show} onChange={(e) => setShow(e.target.value)}>
-              <option value="all">All</option>
-              <option value="open">Not {doneLabel.toLowerCase()}</option>
-              <option value="done">{doneLabel}</option>
-            </select>
-          ) : null}
-        </div>
-        {error ? (
-          <p className="error" role="alert">
-            {error}
-          </p>
+#if nav
+        {SPEC.entities.length > 1 ? (
+          <nav className="sections" aria-label={TEXT.sections}>
+            {SPEC.entities.map((entity) => <a key={entity.name} href={`#section-${entity.name}`}>{capital(entity.many)}</a>)}
+          </nav>
         ) : null}
-        {loading ? (
-          <p className="empty">Loading…</p>
-        ) : visible.length === 0 ? (
-          <p className="empty">
-            {items.length === 0 ? `No ${NOUN.many} yet. Add your first one above.` : `No ${NOUN.many} match your search.`}
-          </p>
-        ) : (
-          <ul className="items">
-            {visible.map((item) => (
-              <ItemRow key={item.id} item={item} onUpdate={handleUpdate} onDelete={handleDelete} />
-            ))}
-          </ul>
-        )}
-      </section>
+#endif
+      </header>
+      {error ? <p className="error" role="alert">{error}</p> : null}
+      {loading ? <p className="empty">{TEXT.loading}</p> : SPEC.entities.map((entity) => (
+        <Section key={entity.name} entity={entity} all={all} onCreate={onCreate} onUpdate={onUpdate} onDelete={onDelete} />
+      ))}
     </div>
   );
 }
@@ -591,7 +905,17 @@ export default function App() {
 
 def _styles_css(style: Style) -> str:
     gap = {"comfortable": ("1rem", "1.5rem"), "compact": ("0.6rem", "1rem")}[style.density]
-    if style.theme == "dark":
+    if style.background is not None:
+        dark = planner._luminance(style.background) < 0.45
+        surface = "color-mix(in srgb, var(--bg) 88%, white)" if dark else "color-mix(in srgb, var(--bg) 35%, white)"
+        colours = f"""  color-scheme: {'dark' if dark else 'light'};
+  --bg: {style.background};
+  --surface: {surface};
+  --text: {'#f1f5f9' if dark else '#1f2937'};
+  --muted: {'#cbd5e1' if dark else '#4b5563'};
+  --border: color-mix(in srgb, var(--text) 18%, transparent);
+  --input: {surface};"""
+    elif style.theme == "dark":
         colours = """  color-scheme: dark;
   --bg: #0f172a;
   --surface: #1e293b;
@@ -607,7 +931,9 @@ def _styles_css(style: Style) -> str:
   --muted: #6b7280;
   --border: #e5e7eb;
   --input: #ffffff;"""
-    return f"""/* kiln-blueprint: accent={style.accent} theme={style.theme} */
+    marker = json.dumps({"accent": style.accent, "theme": style.theme, "background": style.background,
+                         "radius": style.radius, "density": style.density})
+    return f"""/* kiln-blueprint: {marker} */
 :root {{
 {colours}
   --accent: {style.accent};
@@ -637,15 +963,166 @@ body {{
   gap: var(--pad);
 }}
 
+.panels {{
+  display: grid;
+  gap: var(--gap);
+}}
+
 @media (min-width: 900px) {{
   .layout-split {{
-    max-width: 1100px;
-    grid-template-columns: minmax(280px, 1fr) 2fr;
+    max-width: 1180px;
+  }}
+  .layout-split .panels {{
+    grid-template-columns: minmax(260px, 1fr) 2fr;
     align-items: start;
   }}
-  .layout-split .app-header {{
-    grid-column: 1 / -1;
-  }}
+}}
+
+.sections {{
+  display: flex;
+  flex-wrap: wrap;
+  gap: 0.5rem;
+  margin-top: 0.75rem;
+}}
+
+.sections a {{
+  color: var(--accent);
+  font-weight: 600;
+  text-decoration: none;
+  padding: 0.2rem 0.7rem;
+  border: 1px solid var(--accent);
+  border-radius: 999px;
+}}
+
+.entity {{
+  display: grid;
+  gap: var(--gap);
+}}
+
+.entity h2 {{
+  margin: 0;
+  font-size: 1.35rem;
+}}
+
+.panel h3 {{
+  grid-column: 1 / -1;
+  margin: 0;
+  font-size: 1rem;
+}}
+
+.figures {{
+  display: flex;
+  flex-wrap: wrap;
+  gap: var(--gap);
+}}
+
+.figure {{
+  display: grid;
+  min-width: 9rem;
+  padding: 0.6rem 0.9rem;
+  border-radius: var(--radius);
+  background: var(--surface);
+  border: 1px solid var(--border);
+  border-top: 3px solid var(--accent);
+}}
+
+.figure-value {{
+  font-size: 1.4rem;
+  font-weight: 700;
+}}
+
+.figure-label,
+.column-figure {{
+  color: var(--muted);
+  font-size: 0.85rem;
+  margin: 0;
+}}
+
+.chart {{
+  margin: 0;
+  padding: 0.6rem;
+  background: var(--surface);
+  border: 1px solid var(--border);
+  border-radius: var(--radius);
+}}
+
+.chart svg {{
+  width: 100%;
+  height: 140px;
+  fill: var(--accent);
+}}
+
+.chart figcaption {{
+  color: var(--muted);
+  font-size: 0.85rem;
+}}
+
+.board {{
+  display: grid;
+  grid-template-columns: repeat(auto-fit, minmax(200px, 1fr));
+  gap: var(--gap);
+}}
+
+.column {{
+  background: var(--bg);
+  border-radius: var(--radius);
+  padding: 0.5rem;
+}}
+
+.column h4 {{
+  margin: 0 0 0.5rem;
+  text-transform: capitalize;
+}}
+
+.stars {{
+  display: inline-flex;
+}}
+
+.star {{
+  font-size: 1.3rem;
+  line-height: 1;
+  background: none;
+  border: none;
+  padding: 0 0.1rem;
+  color: var(--border);
+  cursor: pointer;
+}}
+
+.star.on,
+.chip-stars {{
+  color: #d97706;
+}}
+
+.thumb {{
+  width: 3rem;
+  height: 3rem;
+  object-fit: cover;
+  border-radius: calc(var(--radius) * 0.6);
+  border: 1px solid var(--border);
+}}
+
+.related {{
+  margin: 0.35rem 0 0;
+  font-size: 0.85rem;
+}}
+
+.range {{
+  display: inline-flex;
+  align-items: center;
+  gap: 0.3rem;
+}}
+
+.range input {{
+  width: 8.5rem;
+}}
+
+.is-lit {{
+  border-left-color: var(--lit);
+  background: color-mix(in srgb, var(--lit) 9%, var(--surface));
+}}
+
+.is-lit .item-title {{
+  color: var(--lit);
 }}
 
 .app-header h1 {{
