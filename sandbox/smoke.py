@@ -222,7 +222,13 @@ def _forward(socket_path: str, csp: str):
     return http, handle
 
 
-def _check(browser_, *, socket_path: str, app_json: dict, screenshot: Path, csp: str) -> dict:
+def _terms_shown(terms: list[str], text: str) -> int:
+    """How many expected terms (names a prompt asked for) the page's words show; "book" counts for "books"."""
+    return sum(1 for term in terms if term.lower() in text or term.lower().endswith("s") and term.lower()[:-1] in text)
+
+
+def _check(browser_, *, socket_path: str, app_json: dict, screenshot: Path, csp: str,
+           expected_terms: list[str] | None = None) -> dict:
     """Runs in the browser's thread. Returns the scores (see docs/sandbox.md) plus "problems"."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -304,15 +310,22 @@ def _check(browser_, *, socket_path: str, app_json: dict, screenshot: Path, csp:
         "api_round_trip": (not round_trip) if first else None,
         "smoke_ms": round((time.perf_counter() - started) * 1000),
         "problems": problems,
+        # The relevance score (only when the caller passes the prompt's terms): shown / expected.
+        **({"terms_expected": len(expected_terms), "terms_shown": _terms_shown(expected_terms, text)}
+           if expected_terms is not None else {}),
     }
 
 
-def run(*, socket_path: Path, app_json: dict, screenshot: Path, csp: str) -> dict:
-    """Smoke-test the preview on socket_path; returns its scores with "passed" and "message"."""
+def run(*, socket_path: Path, app_json: dict, screenshot: Path, csp: str,
+        expected_terms: list[str] | None = None) -> dict:
+    """Smoke-test the preview on socket_path; returns its scores with "passed" and "message".
+    With expected_terms (the names a prompt asked for: generation.blueprint.relevance), the scores also
+    say how many of them the page shows ("terms_shown" of "terms_expected"); they do not change the verdict."""
     started = time.perf_counter()
     try:
         scores = browser.run(
-            lambda b: _check(b, socket_path=str(socket_path), app_json=app_json, screenshot=screenshot, csp=csp),
+            lambda b: _check(b, socket_path=str(socket_path), app_json=app_json, screenshot=screenshot, csp=csp,
+                             expected_terms=expected_terms),
             timeout=settings.SMOKE_TIMEOUT_S,
         )
     except FutureTimeout:
