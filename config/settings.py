@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     # First, so preview hosts never touch the builder's sessions, CSRF or auth.
     "sandbox.middleware.PreviewHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,6 +137,23 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Builder pages (and the admin) run only Kiln's own static scripts and styles: no inline script, so an
+# injected tag cannot run. They frame only preview hosts and connect only to the builder (its websocket
+# included). Preview hosts never reach this middleware: the preview proxy sets their own CSP.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF, *(origin.replace("http", "ws", 1) for origin in BUILDER_ORIGINS)],
+        "frame-src": [f"{PREVIEW_SCHEME}://*.{PREVIEW_BASE_DOMAIN}:{PREVIEW_PORT}"],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
 
 # --- Static files (served locally: no CDN) -----------------------------------------------------------
 

@@ -492,7 +492,9 @@
     if (!pendingPrompt) return;
     pendingPrompt = null;
     el("send").disabled = false;
-    if (message) alertBox(message);
+    // Beside the prompt, not in the preview pane: render() redraws that from the selected generation.
+    el("prompt-error").textContent = message || "";
+    el("prompt-error").hidden = !message;
   }
 
   el("prompt-form").addEventListener("submit", (event) => {
@@ -508,6 +510,7 @@
     send({ type: "prompt", text, compare: el("compare").checked, ref: pendingPrompt.ref });
   });
   el("prompt").addEventListener("keydown", (event) => {
+    el("prompt-error").hidden = true;
     if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) el("prompt-form").requestSubmit();
   });
   el("stop").addEventListener("click", () => send({ type: "cancel", generation: selectedId }));
