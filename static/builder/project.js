@@ -505,12 +505,12 @@
       showConnection("offline", "Not connected — your prompt is kept; send it again when connected.");
       return;
     }
+    el("prompt-error").hidden = true;
     pendingPrompt = { ref: newRef(), text };
     el("send").disabled = true;
     send({ type: "prompt", text, compare: el("compare").checked, ref: pendingPrompt.ref });
   });
   el("prompt").addEventListener("keydown", (event) => {
-    el("prompt-error").hidden = true;
     if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) el("prompt-form").requestSubmit();
   });
   el("stop").addEventListener("click", () => send({ type: "cancel", generation: selectedId }));
