@@ -91,3 +91,50 @@ def test_data_survives_a_new_version_of_the_project(api, build_preview, owner, p
     client.enter(rebuilt, owner)
 
     assert [t["title"] for t in client.get("/api/entities/Task").json()] == ["Keep me"]
+
+
+LENDING = {
+    "name": "Lending",
+    "entities": {
+        "Book": {"fields": {"title": {"type": "string", "required": True},
+                            "stars": {"type": "integer", "format": "rating", "min": 1, "max": 5}}},
+        "Member": {"fields": {"name": {"type": "string", "required": True}}},
+        "Loan": {"fields": {"book": {"type": "reference", "entity": "Book", "on_delete": "refuse"},
+                            "member": {"type": "reference", "entity": "Member", "on_delete": "cascade"}}},
+    },
+}
+
+
+@pytest.fixture
+def lending(build_preview, owner, preview_client):
+    from tests.sandbox.conftest import TODO_APP
+
+    build = build_preview({**TODO_APP, "app.json": json.dumps(LENDING)})
+    assert build.status == Build.Status.READY, build.error
+    client = preview_client(build)
+    client.enter(build, owner)
+    return client
+
+
+def test_links_between_records_are_checked_and_deletes_follow_app_json(lending):
+    book = post(lending, "/api/entities/Book", {"title": "Dune", "stars": 5}).json()
+    member = post(lending, "/api/entities/Member", {"name": "Ada"}).json()
+
+    unknown = post(lending, "/api/entities/Loan", {"book": 9999, "member": member["id"]})
+    assert (unknown.status_code, unknown.json()) == (400, {"error": "field 'book': there is no Book with id 9999"})
+    wrong_type = post(lending, "/api/entities/Loan", {"book": "Dune"})
+    assert wrong_type.json() == {"error": "field 'book' must be the id of a Book record"}
+    assert post(lending, "/api/entities/Book", {"title": "x", "stars": 6}).json() == {
+        "error": "field 'stars' must be at most 5"}
+    loan = post(lending, "/api/entities/Loan", {"book": book["id"], "member": member["id"]})
+    assert loan.status_code == 201
+    assert [x["id"] for x in lending.get(f"/api/entities/Loan?book={book['id']}").json()] == [loan.json()["id"]]
+
+    refused = lending.delete(f"/api/entities/Book/{book['id']}")  # on_delete "refuse": the loan stops it
+    assert refused.status_code == 409
+    assert "1 Loan record(s) link to it" in refused.json()["error"]
+    assert lending.get(f"/api/entities/Book/{book['id']}").status_code == 200
+
+    assert lending.delete(f"/api/entities/Member/{member['id']}").status_code == 204  # "cascade"
+    assert lending.get("/api/entities/Loan").json() == []
+    assert lending.delete(f"/api/entities/Book/{book['id']}").status_code == 204  # nothing links to it now
