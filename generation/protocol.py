@@ -85,10 +85,17 @@ MAX_ANSWER_CHARS = 2_000_000
 # answer refused for its size is cut, and `bounded_raw_output` says so. Without this bound one 50 MB
 # answer put 50 MB in the database and on its admin page.
 RAW_OUTPUT_KEEP_CHARS = MAX_ANSWER_CHARS
+# The most issues one answer reports. Each is a frame for the browser and a row of protocol_errors and
+# of OutputDefect; an answer of 2 M characters of stray "</file>" lines would otherwise make 250,000.
+MAX_ISSUES = 50
 
 ANSWER_TOO_LARGE = (
     "The answer is longer than {limit:,} characters, far more than any app needs; Kiln stopped "
     "reading it there and nothing was kept."
+)
+TOO_MANY_ISSUES = (
+    "The answer has more than {limit} problems with Kiln's file protocol; Kiln stopped reading it "
+    "there and nothing was kept."
 )
 RAW_OUTPUT_CUT = "[Kiln kept only the first {kept:,} of the {read:,} characters it read of this answer.]"
 EARLY_CLOSE = (
@@ -123,6 +130,7 @@ LAZY_PLACEHOLDER = "lazy_placeholder"
 CODE_IN_CHAT = "code_in_chat"
 UNKNOWN_TAG = "unknown_tag"
 CLOSED_EARLY = "closed_early"
+TOO_MANY = "too_many_issues"
 
 FATAL_KINDS = frozenset(
     {
@@ -139,6 +147,7 @@ FATAL_KINDS = frozenset(
         LAZY_PLACEHOLDER,
         UNKNOWN_TAG,
         CLOSED_EARLY,
+        TOO_MANY,
     }
 )
 NON_FATAL_KINDS = frozenset({STRAY_CLOSE, DUPLICATE, DELETE_MISSING})
@@ -611,6 +620,7 @@ def unified_diff(path: str, before: str, after: str) -> str:
 # --- The parser ------------------------------------------------------------------------------------
 
 _BLOCK_NAMES = ("file", "edit", "delete")
+_FEED_SLICE = 4096
 _CLOSE_NAMES = ("file", "edit")
 _TAG_NAMES = _BLOCK_NAMES + tuple("/" + n for n in _BLOCK_NAMES)
 _TAG_DELIMITERS = set(" \t\r\n>/")
@@ -719,7 +729,7 @@ class StreamParser:
         self._finished = False
         self._eof = False  # finish() has begun: the end of the answer ends a line too
         self._read = 0  # characters fed
-        self._stopped = False  # over MAX_ANSWER_CHARS: nothing more is read
+        self._stopped = False  # over MAX_ANSWER_CHARS or MAX_ISSUES: nothing more is read
         self._fatal = False
         self._line_start = True  # the next character of chat text starts a line
         # The block ended last by its closing tag, while only chat text has followed it: a second
@@ -762,7 +772,8 @@ class StreamParser:
 
     @property
     def stopped(self) -> bool:
-        """The answer passed MAX_ANSWER_CHARS: feed() reads nothing more (and has_fatal is true)."""
+        """The answer passed MAX_ANSWER_CHARS or MAX_ISSUES: feed() reads nothing more, finish() adds
+        nothing (and has_fatal is true)."""
         return self._stopped
 
     # --- feeding
@@ -776,13 +787,16 @@ class StreamParser:
         if over:  # read exactly the first MAX_ANSWER_CHARS, however the answer was split
             chunk = chunk[: MAX_ANSWER_CHARS - self._read]
         self._read += len(chunk)
-        self._buf += chunk
         events: list[Event] = []
-        while self._step(events):
-            pass
+        # In slices, so that the buffer stays small whatever the chunk: each step copies what is left
+        # of it, which made one 2 MB chunk full of "<" take seconds. The result is the same (any split
+        # of the text parses alike).
+        for start in range(0, len(chunk), _FEED_SLICE):
+            self._buf += chunk[start : start + _FEED_SLICE]
+            while not self._stopped and self._step(events):
+                pass
         if over:
-            self._stopped = True
-            self._issue(events, ANSWER_TOO_LARGE.format(limit=MAX_ANSWER_CHARS), None, TOO_LARGE)
+            self._stop(events, ANSWER_TOO_LARGE.format(limit=MAX_ANSWER_CHARS), TOO_LARGE)
         return events
 
     def finish(self, finish_reason: str | None = None) -> list[Event]:
@@ -791,12 +805,14 @@ class StreamParser:
         if self._finished:
             return []
         self._finished = True
-        if self._stopped:  # the answer was refused for its size; what followed was never read
+        if self._stopped:  # the answer was refused; what followed was never read
             return []
         events: list[Event] = []
         self._eof = True
-        while self._step(events):
+        while not self._stopped and self._step(events):
             pass
+        if self._stopped:
+            return events
         length = finish_reason == "length"
         block = self._block
         if block is not None:
@@ -1263,12 +1279,27 @@ class StreamParser:
     def _issue(
         self, events: list[Event], message: str, path: str | None, kind: str, fatal: bool | None = None
     ) -> None:
+        if self._stopped:
+            return
+        if len(self.issues) >= MAX_ISSUES:
+            self._stop(events, TOO_MANY_ISSUES.format(limit=MAX_ISSUES), TOO_MANY)
+            return
         if path is not None and _UNSTORABLE.search(path):
             path = _UNSTORABLE.sub("\ufffd", path)  # a rejected raw path, kept showable and storable
         issue = ProtocolIssue(message, path, kind, kind in FATAL_KINDS if fatal is None else fatal)
         self.issues.append(issue)
         self._fatal = self._fatal or issue.fatal
         events.append(issue)
+
+
+    def _stop(self, events: list[Event], message: str, kind: str) -> None:
+        """A fatal issue after which nothing more of the answer is read."""
+        if self._stopped:
+            return
+        issue = ProtocolIssue(message, None, kind, True)
+        self.issues.append(issue)
+        events.append(issue)
+        self._fatal = self._stopped = True
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

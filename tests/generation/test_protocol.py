@@ -10,6 +10,7 @@ from generation.errors import ProtocolError
 from generation.protocol import (
     MAX_ANSWER_CHARS,
     MAX_HOLDBACK_CHARS,
+    MAX_ISSUES,
     RAW_OUTPUT_KEEP_CHARS,
     EditApplied,
     FileCompleted,
@@ -504,6 +505,25 @@ def test_an_answer_at_the_limit_is_read_whole():
 
     parser = parse(text)
     assert parser.issues == [] and not parser.stopped and len(parser.files) == 5
+
+
+def test_a_flood_of_issues_is_bounded_and_fatal_as_soon_as_it_passes_the_limit():
+    text = 'Hi\n<file path="a.js">\n1\n</file>\n' + '<delete path="gone.js"/>\n' * 60 + "Bye\n"
+    whole = parse(text, "stop")
+
+    assert len(whole.issues) == MAX_ISSUES + 1 and whole.stopped and whole.has_fatal
+    assert {i.kind for i in whole.issues[:MAX_ISSUES]} == {"delete_missing"}  # not fatal on their own
+    assert whole.issues[-1] == ProtocolIssue(
+        "The answer has more than 50 problems with Kiln's file protocol; Kiln stopped reading it there "
+        "and nothing was kept.",
+        None,
+        "too_many_issues",
+        True,
+    )
+    assert "Bye" not in whole.explanation
+    for cut in range(0, len(text) + 1, 3):
+        parser, _ = feed_in_pieces(text, [cut], "stop")
+        assert_same_parse(parser, whole)
 
 
 def test_raw_output_is_kept_whole_up_to_the_bound_and_cut_with_a_note_beyond():
