@@ -7,6 +7,7 @@ import pytest
 
 from generation.blueprint.responder import respond
 from generation.errors import ProtocolError
+from generation.prompts import compact_answer
 from generation.protocol import (
     MAX_ANSWER_CHARS,
     MAX_HOLDBACK_CHARS,
@@ -324,6 +325,13 @@ def test_a_closing_tag_inside_a_line_of_jsx_does_not_cut_the_file():
         parser, events = feed_in_pieces(ISSUE_ANSWER, [cut], "stop")
         assert_same_parse(parser, whole)
         assert "".join(e.text for e in events if isinstance(e, FileDelta)) == ISSUE_JSX
+
+
+def test_an_earlier_answer_quoting_a_closing_tag_is_compacted_where_its_block_ends():
+    # The model's next context shows earlier answers without their files (generation/prompts.py); the
+    # file must end where the parser ends it, or the rest of the JSX would reach the model as chat.
+    assert compact_answer(ISSUE_ANSWER) == "Here is the help page.\n[wrote src/App.jsx]\nIt explains the tags.\n"
+    assert compact_answer('<file path="a.txt">one</file>\nok') == "[wrote a.txt]\nok"
 
 
 def test_a_closing_tag_inside_a_line_of_an_edit_is_content():
