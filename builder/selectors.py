@@ -27,7 +27,7 @@ from sandbox.models import Build
 # escaped), so with these a state stays under STATE_MAX_BYTES however long or exotic the texts are:
 # at most GENERATIONS_PER_TURN summaries of at most ~8 KB each for the newest turn, which is always sent.
 STATE_MAX_BYTES = 64_000
-STATE_TURNS = 20  # the newest turns sent on connect, fewer when their summaries fill the budget
+STATE_TURNS = 12  # the newest turns sent on connect (a screenful and more), fewer if they fill the budget
 TURNS_PAGE = 20  # older turns fetched over HTTP a page at a time
 GENERATIONS_PER_TURN = 6  # two candidates with two repairs each; more (regenerations) come with the full turn
 PROMPT_BYTES = 1_000
@@ -146,6 +146,8 @@ def _generation_summaries(generation_ids: list[int], user, *, full: bool = False
         Generation.objects.filter(pk__in=generation_ids)
         .select_related("model_version", "app_version")
         .prefetch_related("feedback")
+        # What was sent to the model (the app's prior files) and its raw answer weigh megabytes a row.
+        .defer("request_messages", "raw_output", "protocol_errors")
     )
     versions = {g.app_version_id: g.app_version for g in generations if g.app_version_id}
     latest_builds: dict[int, Build] = {}

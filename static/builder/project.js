@@ -87,16 +87,19 @@
     if (loadingEarlier || !turns.size) return;
     loadingEarlier = true;
     const oldest = Math.min(...turns.keys());
-    getJSON(`/projects/${projectId}/turns/?before=${oldest}`).then((page) => {
-      const list = el("turns");
-      scrollToKeep = list.scrollHeight - list.scrollTop;
-      loadTurns(page.turns);
-      earlierTurns = page.earlier_turns;
-      for (const t of page.turns) for (const g of t.generations) follow(generations.get(g.id));
-    }).catch(() => alertBox("Could not load earlier turns. Try again.")).finally(() => {
+    getJSON(`/projects/${projectId}/turns/?before=${oldest}`).then(addEarlierTurns).catch(() => alertBox("Could not load earlier turns. Try again.")).finally(() => {
       loadingEarlier = false;
       render();
     });
+  }
+
+  // A page of turns older than those loaded: {turns, earlier_turns}.
+  function addEarlierTurns(page) {
+    const list = el("turns");
+    scrollToKeep = list.scrollHeight - list.scrollTop;
+    loadTurns(page.turns);
+    earlierTurns = page.earlier_turns;
+    for (const t of page.turns) for (const g of t.generations) follow(generations.get(g.id));
   }
 
   // A turn in full: every candidate, whole prompt and explanations, complete file lists.
@@ -450,6 +453,8 @@
     } else if (m.type === "frame") {
       const g = generations.get(m.generation);
       if (g) applyFrame(g, m);
+    } else if (m.type === "turns") {
+      addEarlierTurns(m);
     } else if (m.type === "prompt_accepted") {
       promptTaken(m.ref);
     } else if (m.type === "error") {

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from builder.models import AppVersion, Blob, Project, Turn
 from generation.models import Generation, ModelVersion
+from generation.prompts import build_messages
 from sandbox.models import Build
 
 BIG_FILE_BYTES = 300_000
@@ -30,10 +31,12 @@ def small_app(turn: int) -> dict[str, str]:
 
 
 @transaction.atomic
-def make_project(*, owner, name: str, turns: int, big_files: int = 3, compare_every: int = 10) -> Project:
+def make_project(*, owner, name: str, turns: int, big_files: int = 3, compare_every: int = 10,
+                 heavy_turns: int = 30) -> Project:
     """A project of `turns` finished turns, each with a built version holding the small app plus
     `big_files` files of 300 KB (stored once: blobs are content-addressed); every `compare_every`-th
-    turn is a comparison of two candidates."""
+    turn is a comparison of two candidates. The last `heavy_turns` turns' generations weigh what real
+    ones do: the request holds the app's prior files, the raw answer a rewritten big file."""
     project = Project.objects.create(owner=owner, name=name)
     model, _ = ModelVersion.objects.get_or_create(name="default", defaults={"backend": "openai"})
     big = {f"src/data/table{i}.js": big_file(i) for i in range(big_files)}
@@ -56,11 +59,17 @@ def make_project(*, owner, name: str, turns: int, big_files: int = 3, compare_ev
             version = AppVersion.objects.create(
                 project=project, parent=parent, manifest=manifest, digest=AppVersion.manifest_digest(manifest)
             )
+            heavy = number > turns - heavy_turns
+            answer = "".join(f'<file path="{path}">{content}</file>\n' for path, content in files.items()
+                             if path in small or (heavy and path == "src/data/table0.js"))
             Generation.objects.create(
                 turn=turn, model_version=model, candidate=candidate, seed=candidate,
                 kind=Generation.Kind.COMPARE if turn.compare else Generation.Kind.FIRST,
                 status=Generation.Status.DONE, explanation=EXPLANATION * 3, app_version=version,
-                raw_output="(answer)",
+                raw_output=EXPLANATION + answer,
+                request_messages=build_messages(
+                    history=[], files=parent.files() if heavy and parent else {}, prompt=turn.prompt
+                ),
             )
             Build.objects.create(
                 app_version=version, status=Build.Status.READY, build_passed=True, smoke_passed=True,
