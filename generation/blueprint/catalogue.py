@@ -1,7 +1,7 @@
 """Sample prompts, one per kind of app, that the offline blueprint model must turn into working apps.
 
-Each entry is (kind, prompt, entity, fields): the entity and typed fields a person reading the prompt
-expects. tests/generation/test_blueprint_catalogue.py checks the plans and bundles every app (and the
+Each entry is (kind, prompt, entity, fields): the entity and the kind of each field a person reading
+the prompt expects (the format where there is one: "money", "email", "rating", "duration"...). tests/generation/test_blueprint_catalogue.py checks the plans and bundles every app (and the
 follow-up edits below) in the real runtime image; an integration command can run the same prompts
 through the whole build and smoke test. None of these prompts appears in the planner's word lists.
 """
@@ -21,7 +21,7 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
             "dish_name": "string",
             "ingredients": "text",
             "steps": "text",
-            "prep_time": "integer",
+            "prep_time": "duration",
             "servings": "integer",
         },
     ),
@@ -35,13 +35,13 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
         "contacts",
         "an address book for my neighbours with name, phone, email and birthday",
         "Contact",
-        {"name": "string", "phone": "string", "email": "string", "birthday": "date"},
+        {"name": "string", "phone": "phone", "email": "email", "birthday": "date"},
     ),
     (
         "expenses",
         "Help me track what I spend: amount, date, category and a note",
         "Expense",
-        {"description": "string", "amount": "number", "date": "date", "category": "enum", "note": "text"},
+        {"description": "string", "amount": "money", "date": "date", "category": "enum", "note": "text"},
     ),
     (
         "inventory",
@@ -51,7 +51,7 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
             "product_name": "string",
             "sku": "string",
             "quantity": "integer",
-            "price": "number",
+            "price": "money",
             "supplier": "string",
         },
     ),
@@ -63,7 +63,7 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
             "title": "string",
             "author": "string",
             "pages": "integer",
-            "rating": "integer",
+            "rating": "rating",
             "finished": "boolean",
         },
     ),
@@ -101,7 +101,7 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
         "job applications",
         "keep track of my job applications: company, role, status, salary and date applied",
         "Application",
-        {"company": "string", "role": "string", "status": "enum", "salary": "number", "date_applied": "date"},
+        {"company": "string", "role": "string", "status": "enum", "salary": "money", "date_applied": "date"},
     ),
     (
         "plants",
@@ -119,13 +119,13 @@ CATALOGUE: list[tuple[str, str, str, dict[str, str]]] = [
         "movies",
         "a movie watchlist with title, year, genre, rating and watched",
         "Movie",
-        {"title": "string", "year": "integer", "genre": "string", "rating": "integer", "watched": "boolean"},
+        {"title": "string", "year": "integer", "genre": "string", "rating": "rating", "watched": "boolean"},
     ),
     (
         "customers",
         "a tiny CRM for freelance clients with name, company, email, phone and status",
         "Client",
-        {"name": "string", "company": "string", "email": "string", "phone": "string", "status": "enum"},
+        {"name": "string", "company": "string", "email": "email", "phone": "phone", "status": "enum"},
     ),
 ]
 

@@ -187,6 +187,8 @@ def plan_app(prompt: str, *, scope: bool = True) -> AppPlan:
         if single.name == "Item" and single.field("done") and (single.field("due_date") or single.field("priority")):
             single.name, single.noun, single.many, single.app_name = "Task", "task", "tasks", "To-do list"
         entities, name = [single], single.app_name
+    if lang != "en" and len(entities) == 1:
+        name = entities[0].many  # "Plantes", "Recetas": the app words a foreign prompt used are not English
     named = _NAMED.search(prompt)
     if named:
         name = named.group(1).strip()
@@ -259,7 +261,7 @@ def _pascal(words: list[str]) -> str:
 
 
 def _snake(words: list[str]) -> str:
-    name = "_".join(_ascii_words(words))
+    name = "_".join(_ascii_words(words)).replace("dateandtime", "date_and_time")
     if name and name[0].isdigit():
         name = "n_" + name
     return name[:40]
@@ -414,6 +416,7 @@ def _normalise(prompt: str) -> str:
     text = re.sub(r"\s*(?:\(\s*)?(?:out of|from|on a scale of)?\s*\b(?:1|one)\s*(?:-|–|to|/)\s*(?:5|five|10|ten)\b(?:\s*\))?"
                   r"(?:\s*stars?)?|\s+out of (?:five|5|ten|10)\b", " ", text)
     text = re.sub(r"\bdate (?:i|we|it was|they) (\w+)", r"date \1", text)
+    text = re.sub(r"\bwhat (?:we|i|they) (\w+) (on|about)\b", r"\1 \2 notes", text)
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
@@ -557,6 +560,8 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
         values[key] = [v.strip() for v in match.group(2).split("/")]
         return f"{match.group(1)} {key}"
 
+    # "weight in kg", "distance in km": the unit, as if written "weight (kg)"
+    text = re.sub(rf"\b([^\W\d_][\w'-]*) in ({_UNITS})\b", r"\1 (\2)", text)
     text = _VALUES_IN_PARENS.sub(lift_parens, text)
     text = _SLASH_VALUES.sub(lift_slashes, text)
     text = re.split(r"(?<=[a-z0-9)])[.!?](?:\s|$)", text)[0]
@@ -572,13 +577,11 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
             else:
                 phrase.words.append(word)
         cleaned = _clean_phrase(phrase.words)
-        if (
-            not cleaned
-            or " ".join(cleaned) in entity_words
-            or cleaned[-1] in entity_words
-            and len(cleaned) == 1
+        measured = phrase.unit is not None or cleaned[-1:] and cleaned[-1] in vocab.NUMBER_WORDS | vocab.INTEGER_WORDS
+        if not cleaned or not measured and (
+            " ".join(cleaned) in entity_words or cleaned[-1] in entity_words and len(cleaned) == 1
         ):
-            continue
+            continue  # "a list of books with books": the thing itself (a weight log's weight is kept)
         if len(cleaned) > 4:
             continue  # prose, not a field name
         phrase.words = cleaned
@@ -698,6 +701,8 @@ def _field(phrase: _Phrase, entity: str, lang: str = "en") -> FieldPlan:
     elif len(words) > 1 and words[0] in vocab.INTEGER_WORDS | vocab.NUMBER_WORDS and words[0] != "number":
         name = _snake(words)  # "copies available", "hours spent"
         type_ = "integer" if words[0] in vocab.INTEGER_WORDS else "number"
+    elif words[0] == "date" and len(words) > 1:
+        name, type_ = _snake(words), "date"  # "date finished", "date applied"
     elif words[0] in {"is", "has"} and len(words) > 1:
         name, type_ = _snake(words[1:]), "boolean"
     elif last in vocab.BOOLEAN_WORDS:
@@ -807,6 +812,8 @@ def _with_title(fields: list[FieldPlan], title_name: str) -> list[FieldPlan]:
     return [FieldPlan(title_name, "string", _label(title_name), required=True)] + fields
 
 
+_UNITS = ("kg|kilograms?|grams?|g|lbs|km|kilometers?|kilometres?|miles|metres?|meters?|m|cm|hours|minutes|days|"
+          "weeks|litres?|liters?|ml|celsius|fahrenheit|euros?|dollars?|usd|eur|gbp")
 _DATE_UNITS = {"dateandtime": "datetime", "date": "date", "time": "datetime", "date_and_time": "datetime", "datetime": "datetime",
                "date and time": "datetime"}
 _FOREIGN_TITLES = {"nom", "titre", "nombre", "titulo", "titel", "concepto", "name"}
@@ -825,6 +832,13 @@ _LANG_CURRENCY = {"en": "USD", "fr": "EUR", "es": "EUR", "de": "EUR"}
 
 def _with_format(plan: FieldPlan, words: list[str]) -> FieldPlan:
     """Give a typed field the format its words mean (email, phone, url, image, money, rating...)."""
+    plan = _formatted(plan, words)
+    if plan.format and plan.unit is None:
+        plan.label = re.sub(r" \([^()]*\)$", "", plan.label)  # "(minutes)": the format shows it
+    return plan
+
+
+def _formatted(plan: FieldPlan, words: list[str]) -> FieldPlan:
     last = words[-1] if words else ""
     if plan.input in ("email", "tel", "url") and plan.type == "string":
         plan.format = {"email": "email", "tel": "phone", "url": "url"}[plan.input]
@@ -975,8 +989,8 @@ def _entity_noun(words: list[str], lang: str, *, strict: bool) -> tuple[list[str
         return None  # "a recipe book with ...": the app, not a thing in it
     known = single in ENTITY_DEFAULTS
     plural = single != last
-    if lang == "en" and single in _FIELD_ONLY_WORDS:
-        return None
+    if lang == "en" and single in _FIELD_ONLY_WORDS and not (known and (plural or single not in _HELPERS | {"score"})):
+        return None  # "a rating (low, high)" is a field; "scores with a player" and "a recipe has" are things
     if strict and not (known or plural or lang != "en"):
         return None
     if len(words) > 1 and (words[-2] in _KNOWN_WORDS or words[-2] in vocab.APP_SUFFIXES
@@ -1072,8 +1086,8 @@ def _plan_several(text: str, lang: str) -> list[EntityPlan] | None:
         if len(named) < 2:
             return None
         entities = [_entity(noun, many, _fields_text_for(text, many, noun), lang) for noun, many in named]
-        for extra in _stray_fields(text, entities, lang):
-            target = max(entities, key=lambda e: len(ENTITY_DEFAULTS.get(e.noun, ((), ()))[1]))
+        target = max(entities, key=lambda e: len(ENTITY_DEFAULTS.get(e.noun, ((), ()))[1]))
+        for extra in _stray_fields(text, [target], lang):
             if not target.field(extra.name) and len(target.fields) < MAX_FIELDS:
                 target.fields.append(extra)
     _link(entities, text, lang)
@@ -1085,6 +1099,10 @@ def _entity(noun: list[str], many: str, fields_text: str, lang: str) -> EntityPl
     noun_text = " ".join(noun)
     name = _pascal(noun) or "Item"
     default_fields, _ = ENTITY_DEFAULTS.get(noun_text, ENTITY_DEFAULTS.get(noun[-1], ((), ())))
+    # Later sentences add fields only where they say so ("It would be great to add notes too").
+    sentences = re.split(r"(?<=[^\W_)])[.!?](?:\s+|$)", fields_text)
+    fields_text = ", ".join(p for p in [sentences[0]] + [_split_at_marker(x, _LATER_MARKERS)[1] for x in sentences[1:]]
+                            if p.strip())
     text = re.sub(r"\bbelong(?:s|ing)? to\b|\bis linked to\b|\bfor (?:a|an|one|each) (?=\w)", ", ", fields_text)
     text = re.sub(r"\b(?:with|linking|between|link|links)\b", ",", text)
     entity_words = {noun_text, many, noun[-1]}
@@ -1138,13 +1156,43 @@ _GERUNDS = {"commenting": ("comment", "comments"), "categorizing": ("category", 
             "messaging": ("message", "messages"), "voting": ("vote", "votes")}
 
 
+_ACTION_WORDS = {"apply", "applies", "post", "posts", "posting", "register", "registers", "sell", "sells", "assign",
+                 "assigns", "publish", "publishes", "comment", "comments", "review", "reviews", "book", "invite"}
+
+
+def _scan_text(text: str) -> str:
+    """The parts of a prompt that may name things: a list after "with" or ":" only when every item is a
+    thing ("with companies, contacts and deals") or something done ("commenting on recipes"); a list
+    of fields ("dish name, ingredients, steps") is left out."""
+
+    def is_thing(item: str) -> bool:
+        words = _words(item)
+        return 0 < len(words) <= 2 and singularise(words[-1]) in ENTITY_DEFAULTS and singularise(words[-1]) != words[-1]
+
+    def is_action(item: str) -> bool:
+        return any(w.endswith("ing") and len(w) > 5 or w in vocab.VERBS or w in _ACTION_WORDS for w in _words(item))
+
+    parts = []
+    for sentence in re.split(r"[.;!?\n]", text):
+        marker = re.search(r":|\bwith\b|\bincluding\b", sentence)
+        if not marker:
+            parts.append(sentence)
+            continue
+        items = [i.strip() for i in re.split(r",|\band\b", sentence[marker.end():]) if i.strip()]
+        if items and all(is_thing(i) or is_action(i) for i in items):
+            parts.append(sentence)
+        else:
+            parts.append(sentence[: marker.start()] + " , " + " , ".join(i for i in items if is_action(i)))
+    return " . ".join(parts)
+
+
 def _named_things(text: str, lang: str) -> list[tuple[list[str], str]]:
     """Known things a prompt names in the plural ("companies, contacts and deals") or by what people do
     with them ("commenting and categorizing"), in order of mention."""
     if lang != "en":
         return []
     found: list[tuple[int, list[str], str]] = []
-    words = _words(text)
+    words = _words(_scan_text(text))
     for i, word in enumerate(words):
         pair = f"{words[i - 1]} {word}" if i else word
         if word in _GERUNDS and (word != "rating" or (i + 1 < len(words) and words[i + 1] not in {"of", "1", "from"}

@@ -295,6 +295,7 @@ APP_SUFFIXES = {
 
 # Words that describe how, not what: dropped from noun phrases.
 FILLER = {
+    "too",
     "a",
     "an",
     "the",
@@ -630,7 +631,9 @@ PHRASES = {
     "e-mail": ("email", "string", {"input": "email"}),
     "website": ("website", "string", {"input": "url"}),
     "web site": ("website", "string", {"input": "url"}),
-    "link": ("url", "string", {"input": "url"}),
+    "link": ("link", "string", {"input": "url"}),
+    "applied on": ("applied_on", "date", {}),
+    "applied": ("applied_on", "date", {}),
     "url": ("url", "string", {"input": "url"}),
     "number of pages": ("pages", "integer", {}),
     "page count": ("pages", "integer", {}),
@@ -659,6 +662,7 @@ DATETIME_WORDS = {"datetime", "timestamp", "when", "dateandtime"}
 MINUTE_WORDS = {"duration", "minutes", "mins", "minute"}
 INTEGER_WORDS = {
     "vintage",
+    "interval",
     "count",
     "qty",
     "quantity",

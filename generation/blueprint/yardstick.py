@@ -46,9 +46,10 @@ def check_prompt(case: dict, app_json: dict, explanation: str) -> list[str]:
     """What is wrong with an app for a yardstick prompt ([] = right entities, fields and links)."""
     problems = []
     entities = {name: (spec or {}).get("fields") or {} for name, spec in (app_json.get("entities") or {}).items()}
-    for entity, fields in case["entities"].items():
-        if entity not in entities:
-            problems.append(f"no entity {entity} (has {', '.join(entities) or 'none'})")
+    for names, fields in case["entities"].items():
+        entity = next((n for n in names.split("|") if n in entities), None)  # "Feedback|CustomerFeedback"
+        if entity is None:
+            problems.append(f"no entity {names} (has {', '.join(entities) or 'none'})")
             continue
         for name, kind in fields.items():
             actual = _find_field(entities[entity], name)
