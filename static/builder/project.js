@@ -47,7 +47,10 @@
     const merged = Object.assign(existing, g);
     generations.set(g.id, merged);
     const turn = upsertTurn({ id: g.turn, prompt: g.prompt, prompt_truncated: g.prompt_truncated });
-    if (!turn.generationIds.includes(g.id)) turn.generationIds.push(g.id);
+    if (!turn.generationIds.includes(g.id)) {
+      turn.generationIds.push(g.id);
+      turn.generationIds.sort((a, b) => a - b); // a whole turn fetched later brings older candidates
+    }
     turn.generationCount = Math.max(turn.generationCount, turn.generationIds.length);
     return merged;
   }
@@ -245,7 +248,7 @@
       li.className = "turn";
       const you = document.createElement("div");
       you.className = "bubble you";
-      you.textContent = turn.prompt;
+      you.textContent = turn.prompt + (turn.promptTruncated ? "…" : "");
       li.append(you);
       const tabs = document.createElement("div");
       tabs.className = "candidates";
@@ -266,7 +269,8 @@
       const kiln = document.createElement("div");
       kiln.className = "bubble kiln";
       kiln.dataset.testid = "explanation";
-      kiln.textContent = (g.explanation || "").trim() || (g.status === "failed" ? "" : "…");
+      kiln.textContent = (g.explanation || "").trim() + (g.explanation_truncated ? "…" : "") ||
+        (g.status === "failed" ? "" : "…");
       li.append(kiln);
       const hidden = turn.generationCount - turn.generationIds.length;
       if (!turn.whole && (turn.promptTruncated || hidden > 0 || turn.generationIds.some(
