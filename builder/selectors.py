@@ -8,7 +8,6 @@ content. Older turns, a turn in full and a file's content come over HTTP when th
 """
 
 import json
-
 from collections import defaultdict
 
 from django.db.models import Func, IntegerField

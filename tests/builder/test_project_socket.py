@@ -148,10 +148,11 @@ async def test_a_comparison_starts_two_candidates_from_different_versions(projec
     await communicator.receive_json_from()
     await communicator.send_json_to({"type": "prompt", "text": "a habit tracker", "compare": True})
 
+    accepted = await communicator.receive_json_from()
     first = await communicator.receive_json_from()
     second = await communicator.receive_json_from()
 
-    assert [first["type"], second["type"]] == ["generation", "generation"]
+    assert [accepted["type"], first["type"], second["type"]] == ["prompt_accepted", "generation", "generation"]
     assert [first["generation"]["candidate"], second["generation"]["candidate"]] == [1, 2]
     assert first["generation"]["turn"] == second["generation"]["turn"]
     assert first["generation"]["model"] != second["generation"]["model"]
