@@ -57,6 +57,8 @@ def repair_prompt(*, problem: str, errors: str) -> str:
 
 def is_repair_request(request: str) -> bool:
     return request.lstrip().startswith(REPAIR_OPENING)
+
+
 CHARS_PER_TOKEN = 4  # the estimate: tokens ~ characters / 4
 KEEP_TURNS = 2  # the latest turns stay in full before any file is summarised
 SUMMARY_FIRST_LINES = 8

@@ -99,7 +99,7 @@ TOO_MANY_ISSUES = (
 )
 RAW_OUTPUT_CUT = "[Kiln kept only the first {kept:,} of the {read:,} characters it read of this answer.]"
 EARLY_CLOSE = (
-    '{path} was cut short: its line {line} is exactly </{kind}>, which ends {a_kind}, so the text after '
+    "{path} was cut short: its line {line} is exactly </{kind}>, which ends {a_kind}, so the text after "
     "that line went to the chat until the next </{kind}>. A line inside {a_kind} may not be exactly "
     "</{kind}> (indent it or write it another way), so this answer was not kept."
 )
@@ -1290,7 +1290,6 @@ class StreamParser:
         self.issues.append(issue)
         self._fatal = self._fatal or issue.fatal
         events.append(issue)
-
 
     def _stop(self, events: list[Event], message: str, kind: str) -> None:
         """A fatal issue after which nothing more of the answer is read."""

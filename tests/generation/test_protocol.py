@@ -312,7 +312,9 @@ ISSUE_JSX = """export default function App() {
     </main>
   );
 }"""
-ISSUE_ANSWER = f'Here is the help page.\n<file path="src/App.jsx">\n{ISSUE_JSX}\n</file>\nIt explains the tags.\n'
+ISSUE_ANSWER = (
+    f'Here is the help page.\n<file path="src/App.jsx">\n{ISSUE_JSX}\n</file>\nIt explains the tags.\n'
+)
 
 
 def test_a_closing_tag_inside_a_line_of_jsx_does_not_cut_the_file():
@@ -330,14 +332,16 @@ def test_a_closing_tag_inside_a_line_of_jsx_does_not_cut_the_file():
 def test_an_earlier_answer_quoting_a_closing_tag_is_compacted_where_its_block_ends():
     # The model's next context shows earlier answers without their files (generation/prompts.py); the
     # file must end where the parser ends it, or the rest of the JSX would reach the model as chat.
-    assert compact_answer(ISSUE_ANSWER) == "Here is the help page.\n[wrote src/App.jsx]\nIt explains the tags.\n"
+    assert (
+        compact_answer(ISSUE_ANSWER) == "Here is the help page.\n[wrote src/App.jsx]\nIt explains the tags.\n"
+    )
     assert compact_answer('<file path="a.txt">one</file>\nok') == "[wrote a.txt]\nok"
 
 
 def test_a_closing_tag_inside_a_line_of_an_edit_is_content():
     base = {"src/App.jsx": "export const HELP = 'help';\n"}
     answer = (
-        '<edit path="src/App.jsx">\n<<<<<<< SEARCH\nexport const HELP = \'help\';\n=======\n'
+        "<edit path=\"src/App.jsx\">\n<<<<<<< SEARCH\nexport const HELP = 'help';\n=======\n"
         "export const HELP = 'End a file with </file> and an edit with </edit>';\n>>>>>>> REPLACE\n</edit>\n"
     )
 
@@ -420,14 +424,18 @@ def test_a_second_closing_tag_right_after_a_block_fails_the_answer():
     assert issue.kind == "closed_early" and issue.fatal
     assert issue.message.startswith('"a.js" is followed by a second </file>, so its line 2 (exactly </file>)')
 
-    parser = parse('<edit path="a.js">\n<<<<<<< SEARCH\n1\n=======\n2\n>>>>>>> REPLACE\n</edit>\n</edit>\n',
-                   base_files={"a.js": "1"})
+    parser = parse(
+        '<edit path="a.js">\n<<<<<<< SEARCH\n1\n=======\n2\n>>>>>>> REPLACE\n</edit>\n</edit>\n',
+        base_files={"a.js": "1"},
+    )
     assert [i.kind for i in parser.issues] == ["closed_early"]
     assert "second </edit>" in parser.issues[0].message and "inside an edit" in parser.issues[0].message
 
 
 def test_a_stray_closing_tag_after_another_block_is_not_fatal():
-    parser = parse('<file path="a.js">\n1\n</file>\n<delete path="b.js"/>\n</file>\n', base_files={"b.js": "x"})
+    parser = parse(
+        '<file path="a.js">\n1\n</file>\n<delete path="b.js"/>\n</file>\n', base_files={"b.js": "x"}
+    )
 
     assert [(i.kind, i.fatal) for i in parser.issues] == [("stray_close", False)]
 
@@ -448,7 +456,12 @@ TRICKY_LINES = (
     '<file path="b.txt">one line</file>\n<file path="c.txt"></file>\r\n'
     '<file path="d.md">\nA\n</file>\nmore text\n</file>\n<edit path="a.js">\n<<<<<<< SEARCH\nx </file> y\n'
     "=======\nz </edit> w\n>>>>>>> REPLACE\n</edit>\t\r\n"
-    '<file path="e.txt">\n' + "</file>" + " " * 17 + "\n</file>" + " " * 16 + '\n<file path="f.txt">\nf\n</file>'
+    '<file path="e.txt">\n'
+    + "</file>"
+    + " " * 17
+    + "\n</file>"
+    + " " * 16
+    + '\n<file path="f.txt">\nf\n</file>'
 )
 
 
