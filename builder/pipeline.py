@@ -195,10 +195,10 @@ def _publish(build: Build, step: str, message: str = "") -> None:
 # --- recovery ----------------------------------------------------------------------------------------
 
 
-def recover() -> dict:
+def recover(*, silent_for_s: float = runs.STUCK_AFTER_S) -> dict:
     """The pipeline's watchdog (beat): generations and builds whose worker died are queued again
     (their claims make a duplicate harmless), dead previews restarted, the warm pool refilled."""
-    outcome = runs.recover_stuck_generations()
+    outcome = runs.recover_stuck_generations(silent_for_s=silent_for_s)
     for generation_id in outcome["requeued"]:
         enqueue(GENERATE, generation_id)
     requeued_builds = lifecycle.builds_to_requeue()

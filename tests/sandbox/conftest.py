@@ -11,7 +11,8 @@ import shutil
 import pytest
 from django.test import Client, override_settings
 
-from sandbox import access, builds, docker_driver
+from builder import fair_use, pipeline
+from sandbox import access, docker_driver
 from sandbox.image import ensure_runtime_image
 
 APP_JSON = {
@@ -123,9 +124,10 @@ def build_preview(runtime_image, make_version, django_capture_on_commit_callback
 
     def build(files=None, *, version=None, stream_key="test:build"):
         version = version or make_version(files)
-        with django_capture_on_commit_callbacks(execute=False):
-            queued = builds.create_build(app_version=version, stream_key=stream_key)
-        builds.build_and_preview(queued.id)
+        with django_capture_on_commit_callbacks(execute=False):  # the task is run below, in this process
+            queued = pipeline.request_build(version, stream_key=stream_key)
+            fair_use.take_waiting_builds(owner_id=version.project.owner_id)
+        pipeline.build(queued.id)
         queued.refresh_from_db()
         return queued
 
