@@ -206,6 +206,8 @@
           id: f.build, status: f.status, step: f.step, message: f.message, final: !!f.final,
         });
         if (f.preview_url) g.build.preview_url = f.preview_url;
+        if (f.smoke_status) g.build.smoke_status = f.smoke_status;
+        else if (f.final) delete g.build.smoke_status; // the state that follows brings the verdict
         if (f.scores) Object.assign(g.build, { scores: f.scores, smoke_passed: f.step === "smoke test passed" });
         break;
     }
@@ -373,15 +375,25 @@
     checks.replaceChildren();
     checks.hidden = !build || build.status !== "ready";
     if (checks.hidden) return;
-    if (build.smoke_passed === undefined || build.smoke_passed === null) {
+    // smoke_status says "not scored" (the test itself could not run) and "skipped" apart from a verdict.
+    const verdict = build.smoke_status ||
+      (build.smoke_passed === true ? "passed" : build.smoke_passed === false ? "failed" : "pending");
+    if (verdict === "pending") {
       checks.dataset.state = "running";
       checks.textContent = "Checking the app in a browser…";
       return;
     }
+    if (verdict === "not_scored" || verdict === "skipped") {
+      checks.dataset.state = verdict;
+      checks.textContent = build.smoke_message || (verdict === "skipped" ? "Smoke test is off."
+        : "The smoke test could not run, so this app was not scored.");
+      return;
+    }
     const scores = build.scores || {};
-    checks.dataset.state = build.smoke_passed ? "passed" : "failed";
+    const passed = verdict === "passed";
+    checks.dataset.state = passed ? "passed" : "failed";
     const summary = scores.message || build.smoke_message ||
-      (build.smoke_passed ? "Smoke test passed" : "Smoke test failed: see the build log");
+      (passed ? "Smoke test passed" : "Smoke test failed: see the build log");
     checks.append(document.createTextNode(summary));
     if (build.screenshot_url) {
       const link = document.createElement("a");
