@@ -36,6 +36,10 @@ def main() -> None:
         "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "SANDBOX_DIR": f"{tmp}/s", "KILN_INSTANCE": "bench",
         "SANDBOX_RUNTIME": args.runtime, "SMOKE_TEST": "false", "REDIS_URL": "redis://127.0.0.1:6379/10",
     })
+    from bench.services import ensure_redis, require_docker
+
+    ensure_redis(os.environ["REDIS_URL"])  # build leases live in Redis
+    require_docker()
     import django
 
     django.setup()

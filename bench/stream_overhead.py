@@ -38,6 +38,7 @@ import httpx  # noqa: E402
 import redis  # noqa: E402
 import websockets  # noqa: E402
 
+from bench.services import ensure_redis  # noqa: E402
 from generation.prompts import build_messages  # noqa: E402
 from generation.protocol import FileDelta, StreamParser, TextDelta  # noqa: E402
 from tests.stack import Stack  # noqa: E402
@@ -196,6 +197,7 @@ def main():
     parser.add_argument("--dump", metavar="PATH", help="write every frame's (seconds since prompt, chars, added "
                         "latency) of the last level to this JSON file")
     args = parser.parse_args()
+    ensure_redis("redis://127.0.0.1:6379/0")  # where tests.stack.Stack puts the stack's Redis database
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as workdir:
         workers = ("-P", args.pool, "-c", str(max(args.concurrency)))
