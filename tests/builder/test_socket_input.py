@@ -18,7 +18,7 @@ MALFORMED = [
     ("Infinity", NOT_JSON),
     ('{"type": Infinity}', NOT_JSON),
     ("[" * 100_000 + "]" * 100_000, NOT_JSON),
-    ('{"type": ["prompt"]}', NOT_JSON),
+    ('{"type": ["prompt"]}', UNKNOWN_MESSAGE),
     ('{"type": "launch_missiles"}', UNKNOWN_MESSAGE),
     ('{"type": "prompt", "text": ["a", "list"]}', BAD_FIELD.format(field="text", kind="text")),
     ('{"type": "prompt", "text": "a todo app", "compare": "yes"}', BAD_FIELD.format(field="compare", kind="true or false")),
