@@ -78,3 +78,24 @@ def make_project(*, owner, name: str, turns: int, big_files: int = 3, compare_ev
             )
         parent = version
     return project
+
+
+@transaction.atomic
+def make_regenerated_turn(*, owner, name: str, prompt: str, candidates: int) -> Project:
+    """A project of one turn regenerated until it has `candidates` finished candidates."""
+    project = Project.objects.create(owner=owner, name=name)
+    model, _ = ModelVersion.objects.get_or_create(name="default", defaults={"backend": "openai"})
+    turn = Turn.objects.create(project=project, prompt=prompt, seed=1)
+    for candidate in range(1, candidates + 1):
+        files = small_app(candidate)
+        for content in files.values():
+            Blob.objects.get_or_create(sha256=Blob.digest(content), defaults={"content": content})
+        manifest = {path: Blob.digest(content) for path, content in files.items()}
+        version = AppVersion.objects.create(project=project, manifest=manifest,
+                                            digest=AppVersion.manifest_digest(manifest))
+        Generation.objects.create(
+            turn=turn, model_version=model, candidate=candidate, seed=candidate, status=Generation.Status.DONE,
+            kind=Generation.Kind.FIRST if candidate == 1 else Generation.Kind.REGENERATE,
+            explanation=f"Candidate {candidate}. " + EXPLANATION, app_version=version,
+        )
+    return project

@@ -17,18 +17,21 @@ pytestmark = pytest.mark.e2e
 TURNS = 1000
 FIRST_MESSAGE_LIMIT = 64 * 1024
 PREVIEW_HOSTS = re.compile(r"^https?://p-")
+LONG_PROMPT = "Make it a kanban board. " + "Cards need a due date, a colour and an owner. " * 60
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     # Only the ASGI server: opening a project needs no worker, and the project is made in the database.
     stack = Stack(tmp_path_factory.mktemp("kiln-open"), redis_db=12).start(services=("web",))
-    stack.project_id = int(stack.django(
+    stack.project_id, stack.regenerated_id = map(int, stack.django(
         "from django.contrib.auth.models import User\n"
-        "from tests.builder.big_project import make_project\n"
+        "from tests.builder.big_project import make_project, make_regenerated_turn\n"
         "owner = User.objects.create_user('olivia', password='owner-pass-123')\n"
-        f"print(make_project(owner=owner, name='Long-lived', turns={TURNS}).id)"
-    ))
+        f"big = make_project(owner=owner, name='Long-lived', turns={TURNS})\n"
+        f"again = make_regenerated_turn(owner=owner, name='Again', prompt={LONG_PROMPT!r}, candidates=9)\n"
+        "print(big.id, again.id)"
+    ).split())
     yield stack
     stack.stop()
 
@@ -78,6 +81,23 @@ def test_a_big_project_opens_on_its_latest_turn_and_a_big_file_opens(stack, page
     expect(earlier).to_have_text(f"Show earlier turns ({TURNS - shown - 20})")
     expect(page.locator(".turn .bubble.you", has_text=f"Turn {TURNS - shown - 19}: ")).to_have_count(1)
     expect(page.locator(".turn")).to_have_count(shown + 20)
+
+
+def test_show_all_brings_the_whole_prompt_and_every_candidate(stack, page):
+    page.goto(f"{stack.url}/projects/{stack.regenerated_id}/")
+    turn = page.locator(".turn").last
+    expect(turn.locator(".candidate")).to_have_count(6)  # the newest six come with the state
+    expect(turn.locator(".bubble.you")).not_to_have_text(LONG_PROMPT)
+
+    turn.get_by_role("button", name="Show all (3 earlier candidates)").click()
+
+    expect(turn.locator(".candidate")).to_have_count(9)
+    expect(turn.locator(".candidate").first).to_contain_text("Candidate 1")
+    expect(turn.locator(".bubble.you")).to_have_text(LONG_PROMPT)
+    expect(turn.get_by_role("button", name=re.compile("^Show all"))).to_have_count(0)
+    turn.locator(".candidate").first.click()
+    page.locator(".file", has_text="src/App.jsx").click()
+    expect(page.locator("#file-code")).to_contain_text("Todo, turn 1")
 
 
 def test_a_socket_closed_after_each_open_is_retried_with_growing_delays(stack, page):
