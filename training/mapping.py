@@ -11,6 +11,7 @@ This module touches no database: selectors.py reads the signals, snapshot.py wri
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ REVIEW_KEEPS = {
 ALL_SOURCES = tuple(dict.fromkeys(name for (_kind, name), rule in MAPPING.items() if rule.yields))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GenerationFacts:
     """What a row says about one generation behind it (metadata; no text)."""
 
@@ -123,13 +124,18 @@ class GenerationFacts:
         }
 
 
-@dataclass(frozen=True)
+def answer_messages(text: str) -> list[dict]:
+    """A model's answer as a completion: one assistant message, the form feedback.pairs stores."""
+    return [{"role": "assistant", "content": text}]
+
+
+@dataclass(slots=True)
 class Completion:
     generation: GenerationFacts
     messages: list[dict]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Signal:
     kind: str  # PAIR, VERDICT or AUTOMATIC
     name: str  # the pair's source, the verdict, or the automatic reason
@@ -143,7 +149,7 @@ class Signal:
     group_prompt: list[dict] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row:
     kind: str  # PREFERENCE, KTO or SFT
     data: dict  # columns of the format (prompt / chosen / ...) then the metadata columns
@@ -196,28 +202,23 @@ class IdHasher:
 
     def __init__(self, secret: str):
         self._key = hashlib.sha256(secret.encode()).digest()
+        # Rows of one turn come together: a small cache saves most hashing, bounded whatever the size.
+        self.hash = functools.lru_cache(maxsize=4096)(self._hash)
 
-    def hash(self, what: str, pk: int) -> str:
+    def _hash(self, what: str, pk: int) -> str:
         return hashlib.blake2b(f"{what}:{pk}".encode(), key=self._key, digest_size=8).hexdigest()
 
 
 # --- Deduplication and splits ---------------------------------------------------------------------
 
 def dedup_key(prompt: list[dict], *completions: list[dict]) -> bytes:
-    digest = hashlib.sha256()
-    for messages in (prompt, *completions):
-        for message in messages:
-            digest.update(message["role"].encode())
-            digest.update(b"\x00")
-            digest.update(message["content"].encode())
-            digest.update(b"\x01")
-        digest.update(b"\x02")
-    return digest.digest()[:16]
+    # ASCII separator controls between fields keep ("ab", "c") apart from ("a", "bc").
+    parts = ["\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages) for messages in (prompt, *completions)]
+    return hashlib.sha256("\x1d".join(parts).encode()).digest()[:16]
 
 
 _FILES_INTRO = "The app's current files:"
 _CONTEXT_NOTE = re.compile(r"^Context note:.*$", re.MULTILINE)
-_WHITESPACE = re.compile(r"\s+")
 
 
 def normalised_prompt(messages: list[dict]) -> str:
@@ -228,8 +229,9 @@ def normalised_prompt(messages: list[dict]) -> str:
     first = next((m["content"] for m in messages if m["role"] == "user"), "")
     if first.startswith(_FILES_INTRO) and f"\n{REQUEST_HEADING}\n" in first:
         first = first.rsplit(f"\n{REQUEST_HEADING}\n", 1)[1]
-    first = _CONTEXT_NOTE.sub(" ", first)
-    return _WHITESPACE.sub(" ", first).strip().lower()
+    if "Context note:" in first:
+        first = _CONTEXT_NOTE.sub(" ", first)
+    return " ".join(first.split()).lower()
 
 
 def prompt_group(messages: list[dict]) -> str:

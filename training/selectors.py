@@ -15,7 +15,6 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from feedback.models import Feedback, PreferencePair
-from feedback.pairs import completion_messages
 from generation.models import Generation, OutputDefect
 from sandbox.models import Build
 from training.mapping import (
@@ -30,11 +29,12 @@ from training.mapping import (
     PENDING,
     VERDICT,
     Completion,
+    answer_messages,
     GenerationFacts,
     Signal,
 )
 
-CHUNK_ROWS = 500
+CHUNK_ROWS = 1000
 
 # The build step that fails because of what the model wrote (esbuild rejected it). Other steps
 # (engine, preview, lost, internal) are Kiln's or Docker's trouble: never a label.
@@ -58,76 +58,89 @@ class Window:
         return queryset
 
 
-def _chunks(queryset: QuerySet, size: int = CHUNK_ROWS) -> Iterator[list]:
-    """Keyset pagination on the primary key: each chunk is a fresh, bounded query (no server-side
-    cursor held open across the whole export, no OFFSET that slows down as it goes)."""
+def _chunks(queryset: QuerySet, size: int = CHUNK_ROWS) -> Iterator[list[dict]]:
+    """Keyset pagination on the primary key of a values() queryset: each chunk is a fresh, bounded
+    query (no cursor held open across the whole export, no OFFSET that slows down as it goes), and
+    rows come as dicts, not model instances (building those costs more than the rest of the export)."""
     last = 0
     while True:
         chunk = list(queryset.filter(pk__gt=last).order_by("pk")[:size])
         if not chunk:
             return
         yield chunk
-        last = chunk[-1].pk
+        last = chunk[-1]["id"]
 
 
 # --- Pairs -----------------------------------------------------------------------------------------
 
+# What a row needs of an answer: its text, and the facts its metadata shows. They are read in the
+# query of the pair or verdict itself (joined), not by id lists afterwards.
+_FACT_FIELDS = ("id", "kind", "turn_id", "turn__project_id", "model_version__name", "prompt_tokens",
+                "completion_tokens", "app_version_id")
+_TEXT_FIELDS = (*_FACT_FIELDS, "request_messages", "raw_output")
+
+
+def _joined(prefix: str, fields: tuple[str, ...]) -> list[str]:
+    return [f"{prefix}__{name}" for name in fields]
+
+
+def _unjoined(row: dict, prefix: str, fields: tuple[str, ...]) -> dict:
+    return {name: row[f"{prefix}__{name}"] for name in fields}
+
+
 def pairs(window: Window) -> QuerySet:
-    return window.apply(PreferencePair.objects.only(
-        "id", "prompt", "chosen", "rejected", "chosen_generation_id", "rejected_generation_id", "source",
-        "review_status", "created_at",
+    return window.apply(PreferencePair.objects.values(
+        "id", "prompt", "chosen", "rejected", "source", "review_status", "created_at",
+        *_joined("chosen_generation", _FACT_FIELDS), *_joined("rejected_generation", _FACT_FIELDS),
     ))
 
 
 def pair_signals(window: Window) -> Iterator[list[Signal]]:
     for chunk in _chunks(pairs(window)):
-        facts, _builds = generation_facts({p.chosen_generation_id for p in chunk} | {p.rejected_generation_id for p in chunk})
+        sides = [(_unjoined(p, "chosen_generation", _FACT_FIELDS), _unjoined(p, "rejected_generation", _FACT_FIELDS))
+                 for p in chunk]
+        facts, _builds = facts_of(g for pair in sides for g in pair)
         yield [
             Signal(
-                kind=PAIR, name=p.source, prompt=p.prompt,
-                completions=(Completion(facts[p.chosen_generation_id], p.chosen),
-                             Completion(facts[p.rejected_generation_id], p.rejected)),
-                review_status=p.review_status, created_at=p.created_at,
+                kind=PAIR, name=p["source"], prompt=p["prompt"],
+                completions=(Completion(facts[chosen["id"]], p["chosen"]), Completion(facts[rejected["id"]], p["rejected"])),
+                review_status=p["review_status"], created_at=p["created_at"],
             )
-            for p in chunk
+            for p, (chosen, rejected) in zip(chunk, sides)
         ]
 
 
 # --- Verdicts --------------------------------------------------------------------------------------
 
-_TEXT_FIELDS = ("id", "kind", "turn_id", "status", "request_messages", "raw_output")
-
-
 def verdicts(window: Window) -> QuerySet:
     # A verdict on an answer with no text (a generation that failed before writing) teaches nothing.
     return window.apply(
         Feedback.objects.filter(verdict__in=VERDICTS_WITH_ROWS).exclude(generation__raw_output="")
-        .only("id", "verdict", "generation_id", "created_at")
+        .values("id", "verdict", "created_at", *_joined("generation", _TEXT_FIELDS))
     )
 
 
 def verdict_signals(window: Window) -> Iterator[list[Signal]]:
     for chunk in _chunks(verdicts(window)):
-        judged = {g.id: g for g in Generation.objects.filter(id__in={f.generation_id for f in chunk}).only(*_TEXT_FIELDS)}
-        candidates = _turn_candidates({judged[f.generation_id].turn_id for f in chunk if f.verdict == "both_bad"})
-        texts = {**judged, **{g.id: g for gens in candidates.values() for g in gens}}
-        facts, _builds = generation_facts(set(texts))
+        judged = [_unjoined(f, "generation", _TEXT_FIELDS) for f in chunk]
+        candidates = _turn_candidates({g["turn_id"] for f, g in zip(chunk, judged) if f["verdict"] == "both_bad"})
+        texts = {**{g["id"]: g for g in judged}, **{g["id"]: g for gens in candidates.values() for g in gens}}
+        facts, _builds = facts_of(texts.values())
         origins = _origin_prompts(texts.values())
-        reviews = verdict_review_status([f.id for f in chunk])
+        reviews = verdict_review_status([f["id"] for f in chunk])
         signals = []
-        for feedback in chunk:
-            generation = judged[feedback.generation_id]
-            if feedback.verdict == "both_bad":
+        for feedback, generation in zip(chunk, judged):
+            if feedback["verdict"] == "both_bad":
                 # Both candidates of the turn were bad: each is a negative, the judged one first.
-                others = [g for g in candidates.get(generation.turn_id, []) if g.id != generation.id]
+                others = [g for g in candidates.get(generation["turn_id"], []) if g["id"] != generation["id"]]
                 group = [generation, *others]
             else:
                 group = [generation]
             signals.append(Signal(
-                kind=VERDICT, name=feedback.verdict, prompt=generation.request_messages,
-                completions=tuple(Completion(facts[g.id], completion_messages(g)) for g in group),
-                review_status=reviews.get(feedback.id, PENDING), created_at=feedback.created_at,
-                group_prompt=origins.get(generation.id),
+                kind=VERDICT, name=feedback["verdict"], prompt=generation["request_messages"],
+                completions=tuple(Completion(facts[g["id"]], answer_messages(g["raw_output"])) for g in group),
+                review_status=reviews.get(feedback["id"], PENDING), created_at=feedback["created_at"],
+                group_prompt=origins.get(generation["id"]),
             ))
         yield signals
 
@@ -151,30 +164,30 @@ def verdict_review_status(feedback_ids: list[int]) -> dict[int, str]:
     return result
 
 
-def _turn_candidates(turn_ids: set[int]) -> dict[int, list[Generation]]:
+def _turn_candidates(turn_ids: set[int]) -> dict[int, list[dict]]:
     """The finished answers to the user in each turn (repairs are not candidates the user saw)."""
-    found: dict[int, list[Generation]] = {}
+    found: dict[int, list[dict]] = {}
     if not turn_ids:
         return found
     rows = (Generation.objects.filter(turn_id__in=turn_ids, status=Generation.Status.DONE)
-            .exclude(kind=Generation.Kind.REPAIR).exclude(raw_output="").order_by("id").only(*_TEXT_FIELDS))
+            .exclude(kind=Generation.Kind.REPAIR).exclude(raw_output="").order_by("id").values(*_TEXT_FIELDS))
     for generation in rows:
-        found.setdefault(generation.turn_id, []).append(generation)
+        found.setdefault(generation["turn_id"], []).append(generation)
     return found
 
 
 def _origin_prompts(generations) -> dict[int, list[dict]]:
     """For each repair generation, the request of the answer its turn started from: a repair's own
     prompt is "fix these errors" over the app's files, and it belongs to the same split group."""
-    repairs = [g for g in generations if g.kind == Generation.Kind.REPAIR]
+    repairs = [g for g in generations if g["kind"] == Generation.Kind.REPAIR]
     if not repairs:
         return {}
     first: dict[int, list[dict]] = {}
-    rows = (Generation.objects.filter(turn_id__in={g.turn_id for g in repairs}).exclude(kind=Generation.Kind.REPAIR)
+    rows = (Generation.objects.filter(turn_id__in={g["turn_id"] for g in repairs}).exclude(kind=Generation.Kind.REPAIR)
             .order_by("id").values_list("turn_id", "request_messages"))
     for turn_id, messages in rows:
         first.setdefault(turn_id, messages)
-    return {g.id: first[g.turn_id] for g in repairs if g.turn_id in first}
+    return {g["id"]: first[g["turn_id"]] for g in repairs if g["turn_id"] in first}
 
 
 # --- Automatic negatives ---------------------------------------------------------------------------
@@ -192,7 +205,7 @@ def automatic_negatives(window: Window) -> QuerySet:
     return window.apply(
         Generation.objects.filter(
             Exists(OutputDefect.objects.filter(generation=OuterRef("pk"))) | Exists(_model_fault_builds())
-        ).exclude(status=Generation.Status.CANCELLED).exclude(raw_output="").only(*_TEXT_FIELDS, "created_at")
+        ).exclude(status=Generation.Status.CANCELLED).exclude(raw_output="").values(*_TEXT_FIELDS, "created_at")
     )
 
 
@@ -210,39 +223,38 @@ def automatic_reasons(defect_kinds: set[str], build: dict | None) -> list[str]:
 
 def automatic_signals(window: Window) -> Iterator[list[Signal]]:
     for chunk in _chunks(automatic_negatives(window)):
-        facts, builds = generation_facts({g.id for g in chunk})
+        facts, builds = facts_of(chunk)
         defects: dict[int, set[str]] = {}
-        for generation_id, kind in OutputDefect.objects.filter(generation_id__in=[g.id for g in chunk]).values_list(
+        for generation_id, kind in OutputDefect.objects.filter(generation_id__in=[g["id"] for g in chunk]).values_list(
                 "generation_id", "kind"):
             defects.setdefault(generation_id, set()).add(kind)
         origins = _origin_prompts(chunk)
         signals = []
         for generation in chunk:
-            reasons = automatic_reasons(defects.get(generation.id, set()), builds.get(generation.id))
+            reasons = automatic_reasons(defects.get(generation["id"], set()), builds.get(generation["id"]))
             if not reasons:
                 continue
             signals.append(Signal(
-                kind=AUTOMATIC, name=reasons[0], prompt=generation.request_messages,
-                completions=(Completion(facts[generation.id], completion_messages(generation)),),
-                review_status=AUTOMATIC_REVIEW, created_at=generation.created_at,
-                group_prompt=origins.get(generation.id),
+                kind=AUTOMATIC, name=reasons[0], prompt=generation["request_messages"],
+                completions=(Completion(facts[generation["id"]], answer_messages(generation["raw_output"])),),
+                review_status=AUTOMATIC_REVIEW, created_at=generation["created_at"],
+                group_prompt=origins.get(generation["id"]),
             ))
         yield signals
 
 
 # --- Facts about generations -----------------------------------------------------------------------
 
-def generation_facts(ids: set[int]) -> tuple[dict[int, GenerationFacts], dict[int, dict]]:
-    """Metadata of each generation (no text), and the latest build of its app version (if any)."""
-    rows = list(Generation.objects.filter(id__in=ids).values(
-        "id", "kind", "turn_id", "turn__project_id", "model_version__name", "prompt_tokens", "completion_tokens",
-        "app_version_id",
-    ))
+def facts_of(rows) -> tuple[dict[int, GenerationFacts], dict[int, dict]]:
+    """GenerationFacts of generation rows (dicts with _FACT_FIELDS), with one query for the latest
+    build of each one's app version; also those builds, by generation id."""
+    rows = list(rows)
     latest: dict[int, dict] = {}
     version_ids = {r["app_version_id"] for r in rows if r["app_version_id"]}
-    for build in Build.objects.filter(app_version_id__in=version_ids).order_by("app_version_id", "id").values(
-            "app_version_id", "status", "failed_step", "build_passed", "smoke_passed", "scores"):
-        latest[build["app_version_id"]] = build
+    if version_ids:
+        for build in Build.objects.filter(app_version_id__in=version_ids).order_by("app_version_id", "id").values(
+                "app_version_id", "status", "failed_step", "build_passed", "smoke_passed", "scores"):
+            latest[build["app_version_id"]] = build
     facts, builds = {}, {}
     for r in rows:
         build = latest.get(r["app_version_id"])

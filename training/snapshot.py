@@ -17,13 +17,15 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 from django.conf import settings
 
@@ -146,33 +148,76 @@ class SeenRows:
         self._db.close()
 
 
+class BackgroundWriter:
+    """One thread that writes full batches while the main thread reads and maps the next ones. Arrow's
+    JSON reader and the Parquet writer release the GIL, so on two cores the two overlap. At most
+    `max_pending` batches wait (bounded memory); a failure is raised in the main thread."""
+
+    def __init__(self, max_pending: int = 4):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-writer")
+        self.pending: deque[Future] = deque()
+        self.max_pending = max_pending
+
+    def submit(self, fn, *args) -> None:
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > self.max_pending:
+            self.pending.popleft().result()
+
+    def close(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown(cancel_futures=True)
+
+
 class SplitFiles:
-    """One split of one format: a JSONL file and a Parquet file, written as rows arrive."""
+    """One split of one row kind: `<fmt>/<split>.jsonl` and `.parquet`, written as rows arrive. Rows
+    are kept as JSON lines until a batch is full; the writer thread then appends the batch to the JSONL
+    file, parses it with Arrow's JSON reader against the schema (in C++, much faster than converting
+    Python dicts) and writes it to the Parquet file as a row group. Formats that hold the same rows
+    (reward beside dpo) get hard links to the same files when they are closed."""
 
-    def __init__(self, folder: Path, split: str, schema: pa.Schema):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.schema = schema
-        self.jsonl = (folder / f"{split}.jsonl").open("w", encoding="utf-8", newline="\n")
-        self.parquet = pq.ParquetWriter(folder / f"{split}.parquet", schema, compression="zstd")
-        self.batch: list[dict] = []
-        self.rows = 0
+    def __init__(self, folder: Path, formats: list[str], split: str, schema: pa.Schema, writer: BackgroundWriter):
+        self.paths = [folder / fmt / f"{split}" for fmt in formats]
+        for path in self.paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = writer
+        self.parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+        self.jsonl = self.paths[0].with_suffix(".jsonl").open("wb")
+        self.parquet = pq.ParquetWriter(self.paths[0].with_suffix(".parquet"), schema, compression="zstd")
+        self.lines: list[str] = []
 
-    def write(self, data: dict, line: str) -> None:
-        self.jsonl.write(line)
-        self.batch.append(data)
-        self.rows += 1
-        if len(self.batch) >= BATCH_ROWS:
+    def write(self, data: dict) -> None:
+        self.lines.append(_ENCODER.encode(data))
+        if len(self.lines) >= BATCH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        if self.batch:
-            self.parquet.write_table(pa.Table.from_pylist(self.batch, schema=self.schema))
-            self.batch = []
+        if self.lines:
+            self.writer.submit(self._write_batch, self.lines)
+            self.lines = []
+
+    def _write_batch(self, lines: list[str]) -> None:
+        block = ("\n".join(lines) + "\n").encode()
+        self.jsonl.write(block)
+        self.parquet.write_table(pa_json.read_json(pa.BufferReader(block), parse_options=self.parse_options))
 
     def close(self) -> None:
+        """Flush the last batch (the caller waits for the writer before linking)."""
         self.flush()
+        self.writer.submit(self._close_files)
+
+    def _close_files(self) -> None:
         self.parquet.close()
         self.jsonl.close()
+        for path in self.paths[1:]:
+            for suffix in (".jsonl", ".parquet"):
+                os.link(self.paths[0].with_suffix(suffix), path.with_suffix(suffix))
+
+
+# Non-ASCII text stays as it is (smaller files); no circular-reference check for rows we built.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 def export_snapshot(*, out: Path, options: ExportOptions, progress: Progress | None = None) -> dict:
@@ -199,35 +244,35 @@ def export_snapshot(*, out: Path, options: ExportOptions, progress: Progress | N
 def _write_rows(folder: Path, options: ExportOptions, progress: Progress) -> Stats:
     stats = Stats()
     ids = IdHasher(settings.SECRET_KEY)
-    kinds = options.kinds
-    files = {fmt: {split: SplitFiles(folder / fmt, split, SCHEMAS[FORMAT_KIND[fmt]]) for split in SPLITS}
-             for fmt in options.formats}
-    formats_of = {kind: [f for f in options.formats if FORMAT_KIND[f] == kind] for kind in kinds}
+    formats_of = {kind: [f for f in options.formats if FORMAT_KIND[f] == kind] for kind in options.kinds}
+    writer = BackgroundWriter()
+    files = {kind: {split: SplitFiles(folder, formats, split, SCHEMAS[kind], writer) for split in SPLITS}
+             for kind, formats in formats_of.items()}
     window = Window(options.since, options.until)
     with tempfile.TemporaryDirectory(prefix="kiln-dedup-") as scratch:
         seen = SeenRows(Path(scratch))
         try:
             for stream, (queryset, read) in STREAMS.items():
-                if not any(made.kind in kinds for (k, _), rule in MAPPING.items() if k == stream for made in rule.yields):
+                if not any(made.kind in files for (k, _), rule in MAPPING.items() if k == stream for made in rule.yields):
                     continue  # nothing this stream yields was asked for
                 progress.stream_started(stream, queryset(window).count())
                 for signals in read(window):
                     for signal in signals:
                         for row in rows_for(signal, ids=ids):
-                            _place(row, options, stats, seen, files, formats_of, progress)
+                            if row.kind in files:
+                                _place(row, options, stats, seen, files[row.kind], formats_of[row.kind], progress)
                     progress.stream_advanced(stream, len(signals))
-        finally:
-            seen.close()
             for by_split in files.values():
                 for split_files in by_split.values():
                     split_files.close()
+        finally:
+            seen.close()
+            writer.close()
     return stats
 
 
-def _place(row: Row, options: ExportOptions, stats: Stats, seen: SeenRows, files: dict, formats_of: dict,
-           progress: Progress) -> None:
-    if row.kind not in formats_of:
-        return
+def _place(row: Row, options: ExportOptions, stats: Stats, seen: SeenRows, files: dict[str, SplitFiles],
+           formats: list[str], progress: Progress) -> None:
     reason = options.drop_reason(row)
     if reason is None and not seen.add(row.kind, row.dedup_key):
         reason = "duplicate (prompt, completion)"
@@ -235,9 +280,8 @@ def _place(row: Row, options: ExportOptions, stats: Stats, seen: SeenRows, files
         stats.dropped[row.kind][reason][row.source] += 1
         return
     split = split_of(row.group, seed=options.seed, holdout=options.holdout)
-    line = json.dumps(row.data, ensure_ascii=False) + "\n"
-    for fmt in formats_of[row.kind]:
-        files[fmt][split].write(row.data, line)
+    files[split].write(row.data)
+    for fmt in formats:
         progress.rows_written(fmt, 1)
     stats.counts[row.kind][split] += 1
     stats.by_source[row.kind][row.source][split] += 1
