@@ -73,6 +73,7 @@ def make_project(*, owner, name: str, turns: int, big_files: int = 3, compare_ev
             )
             Build.objects.create(
                 app_version=version, status=Build.Status.READY, build_passed=True, smoke_passed=True,
+                smoke_status=Build.Smoke.PASSED,
                 smoke_message="Smoke test passed: 1 heading, 0 console errors.",
                 preview_token=f"t{project.id}x{version.id}",
             )
