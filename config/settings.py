@@ -65,7 +65,7 @@ MIDDLEWARE = [
     # First, so preview hosts never touch the builder's sessions, CSRF or auth.
     "sandbox.middleware.PreviewHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.csp.BuilderCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,7 +148,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "connect-src": [SELF, *(origin.replace("http", "ws", 1) for origin in BUILDER_ORIGINS)],
-        "frame-src": [f"{PREVIEW_SCHEME}://*.{PREVIEW_BASE_DOMAIN}:{PREVIEW_PORT}"],
+        # frame-src: the preview hosts, added per request by config.csp.
         "frame-ancestors": [NONE],
         "form-action": [SELF],
         "base-uri": [NONE],

@@ -49,3 +49,12 @@ def test_the_admin_carries_the_policy_too(client, staff):
 
     assert response.status_code == 200
     assert directives(response)["script-src"] == ["'self'"]
+
+
+def test_the_framed_preview_hosts_follow_the_preview_port_in_force(client, owner, project, settings):
+    settings.PREVIEW_PORT = 43210  # as a live test server sets it, after the settings loaded
+
+    client.force_login(owner)
+    response = client.get(f"/projects/{project.id}/")
+
+    assert directives(response)["frame-src"] == [f"http://*.{settings.PREVIEW_BASE_DOMAIN}:43210"]
