@@ -267,8 +267,11 @@ def _snake(words: list[str]) -> str:
     return name[:40]
 
 
+_ACRONYMS = {"isbn", "sku", "url", "vin", "ean", "upc", "id", "pin", "iban", "vat", "rsvp", "dob", "gps", "ip"}
+
+
 def _label(name: str, unit: str | None = None) -> str:
-    text = name.replace("_", " ").strip()
+    text = " ".join(w.upper() if w in _ACRONYMS else w for w in name.replace("_", " ").strip().split())
     text = text[:1].upper() + text[1:]
     return f"{text} ({unit})" if unit else text
 
@@ -883,15 +886,22 @@ COLOURS = {
     "forest green": "#228b22", "dark green": "#166534", "dark blue": "#1e3a8a", "light blue": "#bfdbfe",
     "light gray": "#e5e7eb", "light grey": "#e5e7eb", "dark gray": "#374151", "dark grey": "#374151",
     "royal blue": "#4169e1", "sky blue": "#87ceeb", "steel blue": "#4682b4", "hot pink": "#ff69b4",
+    # French, Spanish, German
+    "blanc": "#ffffff", "noir": "#111827", "bleu marine": "#000080", "bordeaux": "#800000", "rouge": "#dc2626",
+    "vert": "#16a34a", "bleu": "#2563eb", "lin": "#faf0e6", "blanco": "#ffffff", "negro": "#111827",
+    "azul marino": "#000080", "granate": "#800000", "rojo": "#dc2626", "verde": "#16a34a", "azul": "#2563eb",
+    "weiß": "#ffffff", "weiss": "#ffffff", "schwarz": "#111827", "marineblau": "#000080", "weinrot": "#800000",
+    "rot": "#dc2626", "grün": "#16a34a", "blau": "#2563eb",
 }
 _COLOUR = "|".join(sorted((re.escape(c) for c in COLOURS), key=len, reverse=True))
 _BACKGROUND = re.compile(
-    rf"\b({_COLOUR})\s+(?:page\s+)?(?:background|backdrop|bg)\b|\b(?:background|backdrop|bg)"
+    rf"\b({_COLOUR})\s+(?:page\s+)?(?:background|backdrop|bg)\b|\b(?:background|backdrop|bg|fond|fondo|hintergrund)"
     rf"(?:\s+colou?r)?\s*(?:is|of|to|in|:|should be|=)?\s*(?:a\s+)?({_COLOUR})\b|\b({_COLOUR})\s+for\s+the\s+background\b"
 )
 _ACCENT = re.compile(
     rf"\b({_COLOUR})\s+(?:components?|buttons?|accents?|accent colou?r|headers?|highlights?|links?|theme|elements?)\b"
-    rf"|\b(?:components?|buttons?|accent|accents|theme|primary)(?:\s+colou?rs?)?\s*(?:is|are|to|in|:|should be|=)?\s*"
+    rf"|\b(?:components?|buttons?|accent|accents|theme|primary|boutons?|composants?|botones|componentes|"
+    rf"knöpfe|schaltflächen|akzentfarbe)(?:\s+colou?rs?)?\s*(?:is|are|to|in|en|:|should be|=)?\s*"
     rf"(?:a\s+)?({_COLOUR})\b|\b(?:colou?rs?|accent)\s+(?:to|of|in|:)?\s*({_COLOUR})\b|\bin\s+({_COLOUR})\s*$"
     rf"|\bin\s+({_COLOUR})[.!]"
 )
@@ -1067,7 +1077,7 @@ def _clauses(text: str, lang: str) -> list[_Clause]:
 def _each_clause(text: str, lang: str) -> EntityPlan | None:
     """"... each entry has the person's name, the week ..." : the one thing, read from its clause."""
     clauses = _clauses(text, lang)
-    if len(clauses) == 1 and clauses[0].each:
+    if len(clauses) == 1 and (clauses[0].each or lang != "en"):  # "Bibliothèque : des livres avec titre"
         entities = [_entity(clauses[0].noun, clauses[0].many, clauses[0].text, lang)]
         _link(entities, text, lang)
         return entities[0]
@@ -1260,7 +1270,7 @@ def _link(entities: list[EntityPlan], text: str, lang: str) -> None:
             target = by_noun.get(key) or by_noun.get(f.label.lower()) or by_noun.get(singularise(key))
             if target is None or target is e or f.type not in ("string", "text", "integer", "number"):
                 continue
-            e.fields[i] = _reference(_snake([target.noun]) if lang == "en" else f.name, target, f.label, e)
+            e.fields[i] = _reference(_snake([target.noun]) if lang == "en" else f.name, target, None, e)
     for child in entities:
         _, parents = ENTITY_DEFAULTS.get(child.noun, ((), ()))
         for parent_noun in parents:

@@ -370,10 +370,10 @@ const fill = (text, entity) => text.replace("{one}", entity.one).replace("{many}
 const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 const today = () => new Date().toISOString().slice(0, 10);
 
-// What a record is called on the page: its first field, or the record it links to.
-function titleOf(entity, record, all) {
+// What a record is called on the page: its first field (but `skip`), or the record it links to.
+function titleOf(entity, record, all, skip) {
   if (!record) return "";
-  const first = entity.fields[0];
+  const first = entity.fields.find((f) => f.name !== skip) || entity.fields[0];
   const value = record[first.name];
 #if refs
   if (first.type === "reference") {
@@ -658,7 +658,7 @@ function Row({ entity, record, all, onUpdate, onDelete }) {
           return (
             <p key={`${child.name}-${link.name}`} className="related">
               <span className="chip-label">{capital(child.many)} ({related.length})</span>{" "}
-              {related.slice(0, 6).map((other) => titleOf(child, other, all)).join(", ")}
+              {related.slice(0, 6).map((other) => titleOf(child, other, all, link.name)).join(", ")}
             </p>
           );
         })}
