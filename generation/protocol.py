@@ -202,31 +202,6 @@ class ProtocolIssue:
 Event = TextDelta | FileStarted | FileDelta | FileCompleted | EditApplied | FileDeleted | ProtocolIssue
 
 
-def event_to_frame(event: Event) -> dict:
-    """The JSON-able frame the browser receives for a parser event."""
-    if isinstance(event, TextDelta):
-        return {"type": "text", "text": event.text}
-    if isinstance(event, FileStarted):
-        return {"type": "file_start", "path": event.path}
-    if isinstance(event, FileDelta):
-        return {"type": "file_delta", "path": event.path, "text": event.text}
-    if isinstance(event, FileCompleted):
-        return {"type": "file_done", "path": event.path, "size": len(event.content.encode("utf-8"))}
-    if isinstance(event, EditApplied):
-        return {"type": "edit", "path": event.path, "diff": event.diff}
-    if isinstance(event, FileDeleted):
-        return {"type": "file_delete", "path": event.path}
-    if isinstance(event, ProtocolIssue):
-        return {
-            "type": "protocol_error",
-            "message": event.message,
-            "path": event.path,
-            "kind": event.kind,
-            "fatal": event.fatal,
-        }
-    raise TypeError(f"not a protocol event: {event!r}")
-
-
 # --- Paths -----------------------------------------------------------------------------------------
 
 # Characters that are unsafe or meaningless in a file name on some system Kiln may write to.

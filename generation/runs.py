@@ -40,6 +40,8 @@ WORKER_LOST = (
     "Nothing else was lost: send the prompt again."
 )
 
+STOPPED_READING = "[Kiln stopped reading this answer at its first fatal protocol error; the rest was not read.]"
+
 MAX_ATTEMPTS = 2
 CHECK_EVERY_S = 0.5  # how often a streaming run looks for a cancel request and its time limit
 STUCK_AFTER_S = 60
@@ -192,6 +194,7 @@ def _stream(generation: Generation) -> dict[str, str] | None:
     started = time.monotonic()
     first_token_at = None
     next_check = started + CHECK_EVERY_S
+    stopped_early = False
     try:
         stream = backend_for(generation.model_version).stream(generation.request_messages, seed=generation.seed)
         for text in stream:
@@ -212,6 +215,7 @@ def _stream(generation: Generation) -> dict[str, str] | None:
                 publisher.add(frames.from_parser_event(event), arrived_at=arrived_at)
             if parser.has_fatal:  # the answer can no longer become a version: stop reading it
                 stream.close()
+                stopped_early = True
                 break
         else:
             for event in parser.finish(stream.result.finish_reason):
@@ -223,6 +227,8 @@ def _stream(generation: Generation) -> dict[str, str] | None:
         return _fail(generation, publisher, MODEL_ERROR.format(detail=exc.message))
 
     raw_output, cut_note = protocol.bounded_raw_output("".join(raw_parts))
+    if stopped_early and not cut_note:
+        cut_note = STOPPED_READING
     generation.raw_output = f"{raw_output}\n{cut_note}" if cut_note else raw_output
     generation.explanation = parser.explanation
     generation.finish_reason = stream.result.finish_reason or ""

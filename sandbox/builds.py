@@ -145,8 +145,10 @@ def fail(build: Build, error: SandboxError, *, report: Report = _silent) -> None
     build.scores = {**build.scores, "build_passed": build.build_passed}
     build.log = "\n".join(part for part in (build.log, error.log) if part)[-200_000:]
     build.finished_at = timezone.now()
-    build.save(update_fields=["status", "error", "failed_step", "build_passed", "scores", "log", "finished_at",
-                              "timings", "runtime", "container_id", "slot", "warm"])
+    fields = ("status", "error", "failed_step", "build_passed", "scores", "log", "finished_at", "timings", "runtime",
+              "container_id", "slot", "warm")
+    if not Build.objects.filter(id=build.id).update(**{name: getattr(build, name) for name in fields}):
+        raise BuildGone(build.id)
     report(build, "failed", build.error, failed_step=build.failed_step)
 
 
@@ -191,10 +193,12 @@ def _run(build: Build, mode: str, *, report: Report, keep: frozenset[int]) -> Bu
         _build_and_start(build, report)
     except BuildGone:
         raise
-    except SandboxError as error:
-        fail(build, error, report=report)
-        return build
-    except Exception:
+    except Exception as error:
+        if not Build.objects.filter(id=build.id).exists():  # deleted under it: its containers went too
+            raise BuildGone(build.id) from error
+        if isinstance(error, SandboxError):
+            fail(build, error, report=report)
+            return build
         # Not the user's fault: record it so the page shows something, then let Celery log it.
         fail(build, SandboxError(INTERNAL_ERROR, log=traceback.format_exc()), report=report)
         raise

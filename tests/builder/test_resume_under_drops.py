@@ -9,9 +9,10 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
+from generation.frames import from_parser_event
 from generation.blueprint.responder import respond
 from generation.models import Generation
-from generation.protocol import StreamParser, event_to_frame
+from generation.protocol import StreamParser
 from generation.streaming import append_event
 from tests.builder.test_project_socket import connect
 
@@ -32,8 +33,8 @@ def frames_for(prompt: str) -> list[dict]:
     text = respond([{"role": "user", "content": prompt}], seed=1)
     parser, frames = StreamParser(), [{"type": "status", "status": "running"}]
     for start in range(0, len(text), 40):
-        frames += [event_to_frame(e) for e in parser.feed(text[start:start + 40])]
-    frames += [event_to_frame(e) for e in parser.finish("stop")]
+        frames += [from_parser_event(e) for e in parser.feed(text[start:start + 40])]
+    frames += [from_parser_event(e) for e in parser.finish("stop")]
     frames.append({"type": "done", "version": 1})
     frames.append({"type": "build", "build": 1, "status": "ready", "step": "ready", "message": "", "final": True})
     return frames

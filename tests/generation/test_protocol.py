@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from generation.frames import from_parser_event
 from generation.blueprint.responder import respond
 from generation.errors import ProtocolError
 from generation.prompts import compact_answer
@@ -22,7 +23,6 @@ from generation.protocol import (
     StreamParser,
     TextDelta,
     bounded_raw_output,
-    event_to_frame,
     normalise_path,
     parse,
 )
@@ -617,20 +617,20 @@ def test_one_character_at_a_time_parses_like_the_whole():
 
 
 def test_events_become_browser_frames():
-    assert event_to_frame(TextDelta("hi")) == {"type": "text", "text": "hi"}
-    assert event_to_frame(FileStarted("a.js")) == {"type": "file_start", "path": "a.js"}
-    assert event_to_frame(FileDelta("a.js", "x")) == {"type": "file_delta", "path": "a.js", "text": "x"}
-    assert event_to_frame(FileCompleted("a.js", "é")) == {"type": "file_done", "path": "a.js", "size": 2}
-    assert event_to_frame(ProtocolIssue("bad", None, "syntax", True)) == {
+    assert from_parser_event(TextDelta("hi")) == {"type": "text", "text": "hi"}
+    assert from_parser_event(FileStarted("a.js")) == {"type": "file_start", "path": "a.js"}
+    assert from_parser_event(FileDelta("a.js", "x")) == {"type": "file_delta", "path": "a.js", "text": "x"}
+    assert from_parser_event(FileCompleted("a.js", "é")) == {"type": "file_done", "path": "a.js", "size": 2}
+    assert from_parser_event(ProtocolIssue("bad", None, "syntax", True)) == {
         "type": "protocol_error",
         "message": "bad",
         "path": None,
         "kind": "syntax",
         "fatal": True,
     }
-    assert event_to_frame(EditApplied("a.js", "@@ -1 +1 @@", "x")) == {
+    assert from_parser_event(EditApplied("a.js", "@@ -1 +1 @@", "x")) == {
         "type": "edit",
         "path": "a.js",
         "diff": "@@ -1 +1 @@",
     }
-    assert event_to_frame(FileDeleted("a.js")) == {"type": "file_delete", "path": "a.js"}
+    assert from_parser_event(FileDeleted("a.js")) == {"type": "file_delete", "path": "a.js"}

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from generation.frames import from_parser_event
 from generation.protocol import (
     FATAL_KINDS,
     MAX_FILE_BYTES,
     EditApplied,
     FileDeleted,
     StreamParser,
-    event_to_frame,
     find_placeholder,
     parse,
 )
@@ -412,7 +412,7 @@ def test_edits_and_deletes_parse_the_same_in_any_pieces(size):
 def test_every_event_becomes_a_json_frame():
     parser = StreamParser(BASE)
     events = parser.feed(MIXED) + parser.finish("length")
-    frames = [event_to_frame(e) for e in events]
+    frames = [from_parser_event(e) for e in events]
 
     json.dumps(frames)
     kinds = {f["type"] for f in frames}

@@ -20,6 +20,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generation.frames import from_parser_event
 from generation.blueprint.responder import respond
 from generation.blueprint.server import split_tokens
 from generation.prompts import build_messages
@@ -33,7 +34,6 @@ from generation.protocol import (
     FileStarted,
     ProtocolIssue,
     StreamParser,
-    event_to_frame,
     normalise_path,
     parse,
 )
@@ -311,7 +311,7 @@ def check(case) -> None:
     assert all(len(c.encode("utf-8")) <= MAX_FILE_BYTES for c in parser.files.values())
 
     # Frames are JSON that can be sent and stored as UTF-8.
-    json.dumps([event_to_frame(e) for e in events], ensure_ascii=False).encode("utf-8")
+    json.dumps([from_parser_event(e) for e in events], ensure_ascii=False).encode("utf-8")
     json.dumps(parser.explanation, ensure_ascii=False).encode("utf-8")
 
     # Issues are well-formed; a cut-off answer never passes; a clean real answer has no issue.

@@ -1,0 +1,82 @@
+"""What the turn pipeline does with previews that a user is looking at: the two candidates of a
+comparison both stay up whatever the caps say; a smoke test that Kiln itself could not run is "not
+scored" (never a failed app, a repair or a negative); deleting a project mid-build leaves nothing."""
+
+import threading
+import time
+
+import pytest
+
+from builder import pipeline, services
+from builder.models import Turn
+from feedback.models import PreferencePair
+from generation.models import Generation
+from sandbox import docker_driver, slots, smoke
+from sandbox.models import Build
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def candidates(project, model_version, make_version, n=2):
+    turn = Turn.objects.create(project=project, prompt="a todo list", seed=1, compare=True)
+    versions = []
+    for candidate in range(1, n + 1):
+        version = make_version()
+        Generation.objects.create(turn=turn, model_version=model_version, candidate=candidate, seed=candidate,
+                                  kind="compare", status="done", app_version=version)
+        versions.append(version)
+    return versions
+
+
+def test_the_two_candidates_of_a_comparison_both_stay_live_under_a_cap_of_one(
+        settings, project, model_version, make_version, build_preview):
+    settings.PREVIEW_MAX_PER_USER = 1
+    older = build_preview()  # the user's previous preview: this one may go to make room
+    first, second = (build_preview(version=v) for v in candidates(project, model_version, make_version))
+
+    for build in (older, first, second):
+        build.refresh_from_db()
+    assert (first.status, second.status) == ("ready", "ready")
+    assert docker_driver.container_running(first.container_id) and docker_driver.container_running(second.container_id)
+    assert older.status == "stopped"
+
+
+def test_a_smoke_test_kiln_could_not_run_is_not_scored_and_starts_no_repair(
+        settings, project, model_version, make_version, build_preview):
+    settings.SMOKE_TEST = True
+    settings.CHROMIUM_PATH = "/nonexistent/chromium"
+    smoke.browser.close()  # the warm browser of this process would not look at the path again
+    try:
+        (version,) = candidates(project, model_version, make_version, n=1)
+        build = build_preview(version=version, stream_key="test:not-scored")
+    finally:
+        smoke.browser.close()
+
+    assert build.status == "ready"
+    assert (build.smoke_status, build.smoke_passed) == ("not_scored", None)
+    assert build.smoke_message.startswith("Smoke test not scored: Kiln could not run it")
+    assert not Generation.objects.filter(kind="repair").exists()
+    assert not PreferencePair.objects.exists()
+
+
+def test_deleting_a_project_while_it_builds_leaves_no_container_folder_or_data(
+        project, model_version, make_version, django_capture_on_commit_callbacks):
+    (version,) = candidates(project, model_version, make_version, n=1)
+    with django_capture_on_commit_callbacks(execute=False):
+        build = pipeline.request_build(version, stream_key="test:deleted")
+    Build.objects.filter(id=build.id).update(status="queued")
+    worker = threading.Thread(target=pipeline.build, args=(build.id,))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not docker_driver.instance_containers(project=str(project.id)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until its bundling container runs
+    assert docker_driver.instance_containers(project=str(project.id)), "the build never started a container"
+
+    services.delete_project(project=project)
+    worker.join(120)
+
+    assert not worker.is_alive()
+    assert docker_driver.instance_containers(project=str(project.id)) == []
+    assert not Build.objects.filter(id=build.id).exists()
+    assert not slots.data_dir(project.id).exists()
+    assert not any(slots.slots_root().iterdir()) if slots.slots_root().exists() else True
