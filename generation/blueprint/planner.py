@@ -957,13 +957,33 @@ _SCOPE = [
      "an email log with contacts (name, email) and emails (recipient, subject, body, sent on)"),
     ("simulation", re.compile(r"\bsimulat\w*\b"),
      "an experiment log with experiments (name, description) and runs (experiment, parameters, result, date)"),
+    ("calculator", re.compile(r"\b(?:calculator|unit converter|currency converter|converter)\b"),
+     "a calculation log: expression, result and date"),
+    ("timer", re.compile(r"\b(?:timer|stopwatch|pomodoro|countdown|alarm clock)\b"),
+     "a focus session log: task, minutes, date and completed"),
+    ("drawing", re.compile(r"\b(?:drawing|paint|painting|sketch\w*|whiteboard|photo editor|image editor)\b(?: app| tool| program| editor)?"),
+     "an artwork catalogue: title, medium, image URL and date"),
+    ("editor", re.compile(r"\b(?:markdown|code|text|rich text|document) editor\b|\blive preview\b"),
+     "a notes app: title, body, tags and last edited date"),
+    ("player", re.compile(r"\b(?:music|video|audio|mp3|podcast) player\b|\bstream(?:ing)? (?:music|video)\b"),
+     "a playlist manager with playlists with a name, and songs with a title, an artist, a playlist and a length"),
+    ("weather", re.compile(r"\bweather (?:forecast|app)\b|\bforecast for\b|\blive (?:stock|crypto) prices\b"),
+     "a weather journal: city, date, temperature and conditions"),
+    ("map", re.compile(r"\b(?:map|navigation|gps|route planner|directions)\b"),
+     "a list of places to visit: name, address, category and visited"),
+    ("quiz", re.compile(r"\bquiz (?:app|game)\b|\btake (?:a )?quiz\w*\b|\bflash ?cards? (?:game|app)\b"),
+     "a quiz bank with quizzes with a title, and questions with a quiz, a question, an answer and options"),
 ]
+# Tools that are not data apps: only when the prompt is not already about keeping records of them.
+_TOOL_SCOPES = {"calculator", "timer", "drawing", "editor", "player", "weather", "map", "quiz"}
+_RECORD_WORDS = re.compile(r"\b(?:track|log (?:my|each|every|all|the)|record|records|tracker|catalog\w*|collection|list of|keep a list|"
+                           r"manage|manager|inventory|journal|diary|history|database)\b")
 
 
 def _scope(text: str) -> tuple[str, str] | None:
     """(kind, the data part of the idea as a prompt) for a prompt that is not a data app."""
     for kind, pattern, data_prompt in _SCOPE:
-        if pattern.search(text):
+        if pattern.search(text) and not (kind in _TOOL_SCOPES and _RECORD_WORDS.search(text)):
             return kind, data_prompt
     return None
 
@@ -1163,7 +1183,8 @@ _GERUNDS = {"commenting": ("comment", "comments"), "categorizing": ("category", 
             "categorising": ("category", "categories"), "tagging": ("tag", "tags"),
             "reviewing": ("review", "reviews"), "rating": ("rating", "ratings"), "booking": ("booking", "bookings"),
             "apply": ("application", "applications"), "applying": ("application", "applications"),
-            "messaging": ("message", "messages"), "voting": ("vote", "votes")}
+            "messaging": ("message", "messages"), "voting": ("vote", "votes"), "borrowing": ("loan", "loans"),
+            "lending": ("loan", "loans"), "enrolling": ("enrollment", "enrollments")}
 
 
 _ACTION_WORDS = {"apply", "applies", "post", "posts", "posting", "register", "registers", "sell", "sells", "assign",
@@ -1379,6 +1400,14 @@ ENTITY_DEFAULTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "game": (("white player", "black player", "result", "date"), ()),
     "email": (("subject", "body", "sent on"), ("contact",)),
     "setlist entry": (("position",), ("gig", "song")),
+    "enrollment": (("enrolled on",), ("student", "course")),
+    "calculation": (("expression", "result", "date"), ()),
+    "artwork": (("title", "medium", "image url", "date"), ()),
+    "playlist": (("name",), ()),
+    "observation": (("city", "date", "temperature", "conditions"), ()),
+    "place": (("name", "address", "visited"), ()),
+    "quiz": (("title",), ()),
+    "question": (("question", "answer", "options"), ("quiz",)),
     "vote": (("value",), ("*",)),
 }
 

@@ -172,6 +172,14 @@ SCOPE_NOTES = {
     "chat": "real-time chat (messages pushed between people as they type)",
     "email": "sending and receiving real email (apps here have no network)",
     "simulation": "a simulation (physics, animation, a model that runs by itself)",
+    "calculator": "a calculator or converter (it writes apps that keep records, not tools that compute)",
+    "timer": "a live timer (something that ticks, rings and runs in the background)",
+    "drawing": "a drawing or image-editing tool (a canvas, brushes, layers)",
+    "editor": "an editor with a live preview (it writes forms and lists, not editors)",
+    "player": "a media player (playing music or video needs files and streaming)",
+    "weather": "live data from the internet (apps here have no network)",
+    "map": "maps or navigation (apps here have no network and no map tiles)",
+    "quiz": "an interactive quiz that asks questions and scores the answers",
 }
 
 
