@@ -82,11 +82,14 @@ def _words(text: str) -> list[str]:
 def _entity_named(plan: AppPlan, text: str) -> EntityPlan | None:
     """The entity a piece of text names ("loans", "each student", "Task"), else None."""
     words = _words(text)
-    for e in plan.entities:
+    best, best_at = None, len(words)
+    for e in plan.entities:  # the one named first: "filter loans by member" is about loans
         names = {e.noun.lower(), e.many.lower(), e.name.lower(), *e.noun.lower().split()[-1:], *e.many.lower().split()[-1:]}
-        if any(" ".join(words[i : i + len(n.split())]) == n for n in names for i in range(len(words))):
-            return e
-    return None
+        at = min((i for n in names for i in range(len(words)) if " ".join(words[i : i + len(n.split())]) == n),
+                 default=len(words))
+        if at < best_at:
+            best, best_at = e, at
+    return best
 
 
 def _target(plan: AppPlan, text: str) -> EntityPlan:
@@ -168,11 +171,18 @@ def _style(plan: AppPlan, text: str, changes: list[str]) -> str:
         plan.background = background
         changes.append(f"set the background to {background}")
     if accent is None:
-        colour = re.search(rf"\b(?:use|make it|in|with) (?:an? )?({'|'.join(planner.COLOURS)})\b(?: (?:accent|colou?r))?", text)
+        colour = re.search(rf"\b(?:use|make it|with|make everything|switch to) (?:an? )?({'|'.join(planner.COLOURS)})\b(?: (?:accent|colou?r))?", text)
         accent = planner.COLOURS[colour.group(1)] if colour and not re.search(r"\b(?:overdue|highlight|in red)\b", text) else None
-    if accent and not re.search(r"\b(?:overdue|highlight|if|when|rows?)\b", text):
+    if accent and not re.search(r"\b(?:overdue|late|highlight|if|when|rows?|over|under|above|below|more than|less than)\b", text) \
+            and _entity_named(plan, text) is None:
         plan.accent = accent
         changes.append(f"made the accent colour {accent}")
+    if re.search(r"\b(?:compact|dense|denser|tighter|less spac\w+)\b", text):
+        plan.density = "compact"
+        changes.append("made the layout compact")
+    elif re.search(r"\b(?:roomier|more spac\w+|spacious|comfortable|airier)\b", text):
+        plan.density = "comfortable"
+        changes.append("gave the layout more room")
     if re.search(r"\b(?:side by side|next to|beside|two columns|split)\b", text):
         plan.layout = "split"
         changes.append("put the form next to the list")
@@ -239,7 +249,7 @@ def _rename_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _rename_field(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:rename|call)\s+(?:the\s+)?([^\W\d_][\w ]*?)(?:\s+field)?\s+(?:to|as)\s+([^\W\d_][\w ]*?)(?:[.,!]|$)", text)
+    match = re.search(r"\b(?:rename|call|change)\s+(?:the\s+)?([^\W\d_][\w ]*?)(?:\s+field)?\s+(?:to|as|into)\s+([^\W\d_][\w ]*?)(?:[.,!]|$)", text)
     if not match:
         return text
     found = _field_in(plan, match.group(1))
@@ -285,8 +295,8 @@ def _add_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
     if not match:
         return text
     noun = planner._entity_noun([match.group(1)], plan.lang, strict=True)
-    if noun is None or plan.get(planner._pascal(noun[0])):
-        return text
+    if noun is None or plan.get(planner._pascal(noun[0])) or noun[0][-1] == match.group(1):
+        return text  # "add a category with work, home and errands" is a field; "add authors with ..." a thing
     rest = match.group(2)
     link = re.search(r",?\s*(?:and\s+)?(?:link|connect|attach|each|every)\b.*$", rest)
     fields_text = rest[: link.start()] if link else rest
@@ -433,9 +443,13 @@ def _highlight(plan: AppPlan, text: str, changes: list[str]) -> str:
         if rule is None and number:
             pair = _field_in(plan, re.sub(r"\b(?:over|above|more than|at least|under|below|less than|at most)\b.*$", "", phrase))
             entity, found = pair if pair else (entity, None)
+            if found is None or found.type not in ("number", "integer"):  # "expenses over 100": its amount
+                numbers = [f for f in entity.fields if f.type in ("number", "integer")]
+                found = next((f for f in numbers if f.format == "money"), numbers[0] if numbers else None)
             if found is not None and found.type in ("number", "integer"):
+                label = re.sub(r"^(?:show|highlight|colou?r|mark|make)\s+", "", _without_entity_words(phrase, entity).strip())
                 rule = {"field": found.name, "when": "gte" if number.group(1) else "lte",
-                        "value": float(number.group(1) or number.group(2)), "colour": colour, "label": phrase.strip()}
+                        "value": float(number.group(1) or number.group(2)), "colour": colour, "label": label.strip()}
     if rule is None:
         return text
     entity.highlights = [h for h in entity.highlights if h["field"] != rule["field"]] + [rule]
@@ -516,6 +530,13 @@ def _stat(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _sort(plan: AppPlan, text: str, changes: list[str]) -> str:
+    alpha = re.search(r"\b(?:sort|order|list)\w*\s+(?:the\s+)?([^\W\d_]+\s+)?(?:alphabetical\w*|a-z|a to z|by name)\b", text)
+    if alpha:
+        entity = _target(plan, alpha.group(1) or "")
+        title = next((f for f in entity.fields if f.type == "string"), entity.fields[0])
+        entity.sort = (title.name, "asc")
+        changes.append(f"sorted {entity.many} by {title.label.lower()} (A to Z)")
+        return ""
     match = re.search(r"\b(?:sort(?:ed)?|order(?:ed)?|arrange|list)\s+(?:the\s+)?(?:(.+?)\s+)?(?:by|on|according to)\s+(?:the\s+|their\s+)?(.+?)$|\b(newest|latest|most recent|oldest|earliest)\s+first\b", text)
     if not match:
         return text
@@ -561,6 +582,18 @@ def _sort(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _filter(plan: AppPlan, text: str, changes: list[str]) -> str:
+    done = re.search(r"\b(hide|only show|show only|just show)\s+(?:the\s+)?(?:([^\W\d_]+)\s+)?(?:that are\s+)?"
+                     r"(done|completed|finished|ticked|checked|open|unfinished|not done|pending)\b(?:\s+([^\W\d_]+))?", text)
+    if done:
+        entity = _target(plan, f"{done.group(2) or ''} {done.group(4) or ''}")
+        flag = next((f for f in entity.fields if f.type == "boolean"), None)
+        if flag is not None:
+            finished = done.group(3) in ("done", "completed", "finished", "ticked", "checked")
+            value = "false" if (done.group(1) == "hide") == finished else "true"
+            entity.filters = [f for f in entity.filters if f["field"] != flag.name] + [{"field": flag.name, "value": value}]
+            changes.append(f"showed only {entity.many} that are {'' if value == 'true' else 'not '}{flag.label.lower()}"
+                           " (a filter you can change)")
+            return ""
     match = re.search(r"\b(?:filter|only show|show only|just show|only)\b\s*(?:the\s+)?(.*?)(?:[.!]|$)|\bshow\s+(.+?)\s+between\b(.*)$", text)
     if not match:
         return text
@@ -603,6 +636,10 @@ def _add_field(plan: AppPlan, text: str, changes: list[str]) -> str:
         owner = _entity_named(plan, to.group(1))
         body = body[: to.start()]
     entity = owner or _target(plan, text[: match.start()] + " " + body)
+    # "a status field with todo, doing and done": the values of an enum
+    body = re.sub(r"^([^\W\d_][\w ]*?)(?: field| column)?\s+(?:with|:|of)\s+(?:the\s+)?(?:values?\s+|options?\s+)?"
+                  r"([\w-]+(?:\s*,\s*[\w-]+)*\s*,?\s+(?:and|or)\s+[\w-]+)\s*$",
+                  lambda m: f"{m.group(1)} ({re.sub(r',? (?:and|or) ', ', ', m.group(2))})", body.strip())
     entity_words = {entity.noun.lower(), entity.many.lower(), "them", "it", "each"}
     added = False
     for phrase in planner._phrases(body, entity_words):
@@ -613,7 +650,11 @@ def _add_field(plan: AppPlan, text: str, changes: list[str]) -> str:
         new = planner._field(phrase, entity.name, plan.lang)
         if new.type == "string" and new.format is None and not _looks_like_a_field(words, plan.lang):
             continue  # "kanban view by status (text)": not a field a person named
-        if entity.field(new.name) or len(entity.fields) >= planner.MAX_FIELDS:
+        if entity.field(new.name):
+            changes.append(f"kept {new.label.lower()}: {entity.many} already have it")
+            added = True
+            continue
+        if len(entity.fields) >= planner.MAX_FIELDS:
             continue
         if new.format == "money":
             new.currency = next((f.currency for e in plan.entities for f in e.fields if f.currency), None) or \

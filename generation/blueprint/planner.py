@@ -122,6 +122,7 @@ class AppPlan:
     accent: str | None = None  # an explicit colour the user asked for; else the seed picks
     background: str | None = None  # an explicit page background
     layout: str | None = None  # stacked | split, when the user asked
+    density: str | None = None  # comfortable | compact, when the user asked
     scope_note: str | None = None  # what was asked that this model cannot write
 
     # The first entity, for code that handles one thing (and the follow-ups' default target).

@@ -64,7 +64,7 @@ def _follow_up(
                 rest = [f for f in entity.fields[1:] if f not in added]
                 entity.fields = [entity.fields[0], *added, *rest]
     new_style = replace(style, theme=plan.theme, accent=plan.accent or style.accent, background=plan.background,
-                        layout=plan.layout or style.layout)
+                        layout=plan.layout or style.layout, density=plan.density or style.density)
     before = writer.as_written(writer.write_app(old_plan, style))
     after = writer.as_written(writer.write_app(plan, new_style))
 
@@ -80,6 +80,8 @@ def _follow_up(
         elif blocks:
             parts.append(edits.render_edit(path, blocks))
     intro = f"I {_join(changes)}."
+    if not parts:  # it had what was asked already
+        return intro + " Nothing needed to change.\n"
     renamed = [e for e in old_plan.entities if plan.get(e.name) is None]
     if renamed:
         intro += (

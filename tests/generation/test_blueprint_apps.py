@@ -319,6 +319,15 @@ def test_a_follow_up_changes_the_earlier_app_with_edits():
          lambda p: p.main.name == "Task" and p.main.field("done") is not None),
         ("je veux une application pour gérer mes plantes: nom, arrosage", "ajoute une URL de photo",
          lambda p: p.main.field("url_de_photo").format == "image"),
+        ("a todo list with title and done", "hide completed tasks",
+         lambda p: p.main.filters == [{"field": "done", "value": "false"}]),
+        ("a todo list with title and notes", "add a status field with todo, doing and done",
+         lambda p: p.main.field("status").values == ["todo", "doing", "done"]),
+        ("an expense tracker with description, amount and date", "show expenses over 100 in red",
+         lambda p: p.main.highlights[0]["field"] == "amount" and p.main.highlights[0]["value"] == 100 and p.accent is None),
+        ("A lending tracker: books with title, members with name, and loans with a book, a member and a due date",
+         "filter loans by member", lambda p: p.get("Loan").filters == [{"field": "member"}]),
+        ("a contact list with name and email", "sort alphabetically", lambda p: p.main.sort == ("name", "asc")),
     ],
 )
 def test_follow_ups_people_ask_for_are_applied(prompt, request_text, check):
