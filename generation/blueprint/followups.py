@@ -53,13 +53,21 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
     changes: list[str] = []
     if _OUT_OF_REACH.search(text):
         return plan, []
-    for reader in (_make_it, _style, _rename_app, _rename_entity, _rename_field, _remove_entity, _add_entity,
-                   _required, _remove_field, _chart, _group, _highlight, _rollup, _stat, _sort, _filter,
-                   _add_field):
-        text = reader(plan, text, changes)
-        if not text.strip(" .,;!?"):
-            break
+    # "add a due date and sort by it, then make it dark": each part on its own
+    for part in re.split(_NEXT_PART, text):
+        for reader in (_make_it, _style, _rename_app, _rename_entity, _rename_field, _remove_entity, _add_entity,
+                       _required, _remove_field, _chart, _group, _highlight, _rollup, _stat, _sort, _filter,
+                       _add_field):
+            part = reader(plan, part, changes)
+            if not part.strip(" .,;!?"):
+                break
     return plan, changes
+
+
+_NEXT_PART = re.compile(
+    r"(?:[,;.]\s*|\s+)(?:and\s+|then\s+|also\s+|and then\s+)(?=(?:add|sort|filter|show|make|remove|rename|group|"
+    r"highlight|colou?r|use|put|hide|only|delete|change|call|draw|chart)\b)|[.;]\s+(?=\w)"
+)
 
 
 def _normalise(request: str, lang: str) -> str:

@@ -123,6 +123,7 @@ class AppPlan:
     background: str | None = None  # an explicit page background
     layout: str | None = None  # stacked | split, when the user asked
     density: str | None = None  # comfortable | compact, when the user asked
+    from_spec: bool = True  # read back from the writer's SPEC (False: from app.json alone)
     scope_note: str | None = None  # what was asked that this model cannot write
 
     # The first entity, for code that handles one thing (and the follow-ups' default target).

@@ -83,8 +83,9 @@ def read_app(files: dict[str, str]) -> tuple[AppPlan, Style] | None:
             plan = None  # app.json was edited by hand: it is the truth
     if plan is None:
         plan = planner.plan_from_app_json(data)
-    if plan is None:
-        return None
+        if plan is None:
+            return None
+        plan.from_spec = False
     plan.name = str(data.get("name") or plan.name)
     fallback = choose_style(plan, 0)
     marker = STYLE_MARKER.search(css)
