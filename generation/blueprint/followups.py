@@ -61,6 +61,7 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
             part = reader(plan, part, changes)
             if not part.strip(" .,;!?"):
                 break
+    planner._order_for_smoke(plan)  # a required link on the first thing: a thing that needs none goes first
     return plan, changes
 
 
@@ -319,7 +320,7 @@ def _add_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
         if owner is not None and owner is not new:
             owner.fields = [f for f in owner.fields if f.name != planner._snake([new.noun])]
             owner.fields.append(planner._reference(planner._snake([new.noun]), new, None, owner))
-            linked.append(f"each {owner.noun} links to a {new.noun}")
+            linked.append(f"each {owner.noun} links to {'an' if new.noun[:1] in 'aeiou' else 'a'} {new.noun}")
     changes.append(f"added {new.many} ({planner.describe_fields(new, plan.lang)})" + (f"; {linked[0]}" if linked else ""))
     return ""
 
