@@ -13,10 +13,12 @@ Folders (all under SANDBOX_DIR):
 """
 
 import datetime
+import logging
 import shutil
 import time
 from pathlib import Path
 
+import docker.errors
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
@@ -34,6 +36,7 @@ from sandbox.errors import (
 )
 from sandbox.models import Build
 
+logger = logging.getLogger(__name__)
 data_dir = slots.data_dir
 
 
@@ -220,6 +223,8 @@ def watchdog() -> dict:
         done["pool_started"] = pool.fill()
     except EngineUnavailable:
         pass  # nothing to restart on; the next round tries again
+    except docker.errors.APIError:  # a container removed under us, say: the next round tries again
+        logger.exception("preview watchdog")
     return done
 
 
