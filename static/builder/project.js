@@ -168,8 +168,9 @@
     // A finished generation's snapshot came whole from the database; only build news can follow.
     if (["done", "failed", "cancelled"].includes(g.status) && CONTENT_KINDS.includes(f.kind)) return;
     switch (f.kind) {
-      case "status": // "queued" again after its whole worker died: say so until the restart
+      case "status": // running; "waiting" its turn (fair use); "queued" again after its worker died
         g.status = f.status;
+        g.position = f.position;
         if (f.message) g.restarted = f.message;
         break;
       case "text": g.explanation = (g.explanation || "") + f.text; break;
@@ -216,6 +217,7 @@
   // --- rendering ------------------------------------------------------------------------------------
 
   function statusLabel(g) {
+    if (g.status === "waiting") return g.position ? `Waiting (#${g.position} in your line)` : "Waiting";
     if (g.status === "queued") return "Queued";
     if (g.status === "running") return g.writing ? `Writing ${g.writing}…` : "Thinking…";
     if (g.status === "failed") return "Failed";
