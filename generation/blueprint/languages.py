@@ -118,12 +118,14 @@ _TYPE_WORDS = {
         "gießintervall": "interval", "zuletzt": "last", "gegossen": "watered", "preis": "price",
         "menge": "quantity", "notizen": "notes", "beschreibung": "description", "kategorie": "category",
         "status": "status", "telefon": "phone", "adresse": "address", "bezahlt": "paid", "foto": "photo",
-        "dauer": "duration", "fälligkeitsdatum": "due date", "anzahl": "count",
+        "dauer": "duration", "fälligkeitsdatum": "due date", "anzahl": "count", "zutaten": "ingredients",
+        "anleitung": "instructions", "zubereitung": "instructions",
     },
 }
 # German compounds: how a word ends says what it is ("Fälligkeitsdatum" is a date).
 _DE_SUFFIXES = [("datum", "date"), ("zahl", "number"), ("preis", "price"), ("betrag", "amount"),
-                ("kosten", "cost"), ("dauer", "duration"), ("intervall", "interval"), ("notizen", "notes")]
+                ("kosten", "cost"), ("dauer", "duration"), ("intervall", "interval"), ("notizen", "notes"),
+                ("zeit", "time")]
 
 
 def type_words(words: list[str], lang: str) -> list[str]:

@@ -417,6 +417,8 @@ def _normalise(prompt: str) -> str:
             text = " ; ".join(lines)
     text = re.sub(r"[`*_#>]", " ", text)
     text = re.sub(r"\bdate (?:and|&) time\b", "dateandtime", text)
+    text = re.sub(r"\bplus[ -]ones?\b", "plusone", text)
+    text = re.sub(r"\b(\w+) flag\b", r"is \1", text)  # "a returned flag"
     # "rating out of five", "rating from 1 to 5": the scale says it is a rating, not part of its name
     text = re.sub(r"\s*(?:\(\s*)?(?:out of|from|on a scale of)?\s*\b(?:1|one)\s*(?:-|–|to|/)\s*(?:5|five|10|ten)\b(?:\s*\))?"
                   r"(?:\s*stars?)?|\s+out of (?:five|5|ten|10)\b", " ", text)
@@ -612,7 +614,8 @@ _UI_WORDS = {
 
 def _clean_phrase(words: list[str]) -> list[str]:
     boolean = any(w in {"checkbox", "tickbox", "toggle", "switch"} for w in words) and len(words) > 1
-    words = [w for w in words if w not in _UI_WORDS and not re.fullmatch(r"[\d'-]+", w)]
+    words = [w for i, w in enumerate(words) if w not in _UI_WORDS and not (
+        re.fullmatch(r"[\d'-]+", w) and not (i == len(words) - 1 and i > 0 and w.isdigit() and len(w) <= 2))]
     if words and words[0] in {"whether", "if"}:
         boolean = True
         words = words[1:]
@@ -995,7 +998,7 @@ def _scope(text: str) -> tuple[str, str] | None:
 # A noun that starts an entity's clause: "books with", "guests (", "Products:", "each order has".
 _CLAUSE = re.compile(
     r"(?P<noun>[^\W\d_][\w'-]*(?: [^\W\d_][\w'-]*)?)(?:,? (?:which|that|who))?\s*"
-    r"(?P<kw>\((?=[^)]*[,/])|:(?!\s*$)|—|–| - |\b(?:with|having|has|have|contain|contains|link|links|linking|"
+    r"(?P<kw>\((?=[^)]*[,/])|:(?!\s*$)|—|–| - |\b(?:is for|are for|with|having|has|have|contain|contains|link|links|linking|"
     r"connect|connects|connecting|record|records|store|stores|hold|holds|between)\b)"
 )
 # Words that may come before a clause's noun ("and loans with", "we organise races with").
@@ -1079,6 +1082,8 @@ def _clauses(text: str, lang: str) -> list[_Clause]:
     for i, clause in enumerate(found):
         end = found[i + 1].start if i + 1 < len(found) else len(flat)
         body = flat[clause.fields_at:end].strip()
+        if flat[clause.fields_at - 1 : clause.fields_at] == "(":
+            body = _inside_parentheses(body)  # "members (name, phone) and loans": the parentheses hold its fields
         # The clause's own field text ends at the next clause's "and" / "," lead-in.
         body = re.sub(r"(?:[,;]|\band\b|\s)*(?:\b(?:and|also|then|plus|a|an|the|my|our|some|each|every|we|i|"
                       r"have|organi[sz]e)\b[\s,]*)*$", "", body)
@@ -1096,11 +1101,29 @@ def _clauses(text: str, lang: str) -> list[_Clause]:
     return clauses
 
 
+def _inside_parentheses(text: str) -> str:
+    """text up to the ")" that closes the "(" before it (nested ones included)."""
+    depth = 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                return text[:i]
+            depth -= 1
+    return text
+
+
 def _each_clause(text: str, lang: str) -> EntityPlan | None:
     """"... each entry has the person's name, the week ..." : the one thing, read from its clause."""
     clauses = _clauses(text, lang)
-    if len(clauses) == 1 and (clauses[0].each or lang != "en"):  # "Bibliothèque : des livres avec titre"
+    if len(clauses) == 1 and (clauses[0].each or clauses[0].sentence or lang != "en"):
+        # "... each entry has ...", "A simple todo app. Tasks have a title ...", "Bibliothèque : des livres avec ..."
         entities = [_entity(clauses[0].noun, clauses[0].many, clauses[0].text, lang)]
+        kind = next((k for k in vocab.KINDS if k["entity"] == entities[0].name), None)
+        for extra in (kind or {}).get("always", []):
+            if entities[0].field(extra) is None:
+                entities[0].fields.append(_field(_Phrase(extra.split()), entities[0].name))
         _link(entities, text, lang)
         return entities[0]
     return None

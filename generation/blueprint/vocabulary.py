@@ -559,6 +559,9 @@ ATTRIBUTE_MARKERS = [
 
 # Words that end a field phrase: what follows is a clause, not part of the name.
 CLAUSE_BREAKS = {
+    "they",
+    "he",
+    "she",
     "i",
     "we",
     "you",
@@ -644,6 +647,7 @@ PHRASES = {
     "end time": ("end_time", "datetime", {}),
     "time": ("time", "integer", {"unit": "minutes"}),
     "dateandtime": ("date_and_time", "datetime", {}),
+    "plusone": ("plus_one", "boolean", {}),
     "cooking time": ("cooking_time", "integer", {"unit": "minutes"}),
     "prep time": ("prep_time", "integer", {"unit": "minutes"}),
     "preparation time": ("prep_time", "integer", {"unit": "minutes"}),
