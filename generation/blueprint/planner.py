@@ -259,7 +259,8 @@ def _ascii_words(words: list[str]) -> list[str]:
 
 
 def _pascal(words: list[str]) -> str:
-    return "".join(w[:1].upper() + w[1:] for w in _ascii_words(words))
+    name = "".join(w[:1].upper() + w[1:] for w in _ascii_words(words))
+    return "N" + name if name[:1].isdigit() else name  # "3d print" -> N3dPrint: an identifier starts with a letter
 
 
 def _snake(words: list[str]) -> str:
