@@ -18,7 +18,7 @@ from django.urls import reverse
 from builder.models import AppVersion, Blob, Project, Turn
 from generation import frames
 from generation.models import Generation
-from generation.streaming import last_seq
+from generation.streaming import last_seqs
 from sandbox.access import preview_entry_url
 from sandbox.models import Build
 
@@ -140,7 +140,8 @@ def _generation_summaries(generation_ids: list[int], user, *, full: bool = False
     # Read the stream positions before the database, so no frame can fall between the two. A finished
     # generation's text and files come from the database (the browser then takes only build frames
     # after `seq`); an unfinished one is replayed from its first frame.
-    seqs = {pk: last_seq(Generation(pk=pk).stream_key) for pk in generation_ids}
+    stream_keys = {pk: Generation(pk=pk).stream_key for pk in generation_ids}
+    seqs = last_seqs(list(stream_keys.values()))
     generations = list(
         Generation.objects.filter(pk__in=generation_ids)
         .select_related("model_version", "app_version")
@@ -167,7 +168,7 @@ def _generation_summaries(generation_ids: list[int], user, *, full: bool = False
         verdicts = [f.verdict for f in g.feedback.all()]
         summaries[g.id] = {
             "id": g.id,
-            "seq": seqs[g.id] if g.status in Generation.FINAL_STATUSES else 0,
+            "seq": seqs[stream_keys[g.id]] if g.status in Generation.FINAL_STATUSES else 0,
             "turn": g.turn_id,
             "candidate": g.candidate,
             "kind": g.kind,

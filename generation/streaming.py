@@ -250,3 +250,12 @@ def last_seq(stream_key: str) -> int:
     """The newest sequence number in the stream (0 if empty or expired)."""
     entries = redis_client().xrevrange(stream_key, count=1)
     return _decode(entries)[0]["seq"] if entries else 0
+
+
+def last_seqs(stream_keys: list[str]) -> dict[str, int]:
+    """last_seq of each stream, in one round trip (a project's state asks for a dozen at once)."""
+    pipeline = redis_client().pipeline(transaction=False)
+    for stream_key in stream_keys:
+        pipeline.xrevrange(stream_key, count=1)
+    replies = pipeline.execute()
+    return {key: _decode(entries)[0]["seq"] if entries else 0 for key, entries in zip(stream_keys, replies)}
