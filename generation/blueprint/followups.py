@@ -510,8 +510,12 @@ def _rollup(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 def _stat(plan: AppPlan, text: str, changes: list[str]) -> str:
     op = next((op for op, pattern in _OPS.items() if op != "remaining" and re.search(pattern, text)), None)
-    if op is None or not re.search(r"\b(?:show|add|display|see|what|top|figure|at the|summary|put|know|how)\b|^\w+ \w+$", text):
+    if op is None or not re.search(r"\b(?:show|add|display|see|what|top|figure|at the|summary|put|know|how|count)\b"
+                                   r"|^\w+ \w+$", text):
         return text
+    per = re.search(r"\s+(?:per|by|for each|in each)\s+(?:the\s+)?([^\W\d_][\w ]*?)\s*[.!?]?$", text)
+    if per:
+        text = text[: per.start()]
     entity = _target(plan, text)
     if _entity_named(plan, text) is None and op != "count":
         cleaned = re.sub("|".join(_OPS.values()), " ", text)
@@ -530,6 +534,12 @@ def _stat(plan: AppPlan, text: str, changes: list[str]) -> str:
             return text
         if op == "count":
             op = "sum"
+    grouping = _field_named(entity, per.group(1)) if per else None
+    if grouping is not None and grouping.type == "enum":
+        entity.group = grouping.name  # "the total per category": a board, its figures per column
+        changes.append(f"showed {entity.many} as a board with a column per {grouping.label.lower()}")
+        if op == "count":
+            return ""  # each column says how many it holds
     word = languages.UI[plan.lang][{"count": "count", "sum": "total", "avg": "average", "min": "minimum", "max": "maximum"}[op]]
     stat = {"op": op, "field": field.name if field else None,
             "label": f"{word} · {field.label}" if field else f"{word} · {entity.many}"}

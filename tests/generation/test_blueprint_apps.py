@@ -328,6 +328,8 @@ def test_a_follow_up_changes_the_earlier_app_with_edits():
         ("A lending tracker: books with title, members with name, and loans with a book, a member and a due date",
          "filter loans by member", lambda p: p.get("Loan").filters == [{"field": "member"}]),
         ("a contact list with name and email", "sort alphabetically", lambda p: p.main.sort == ("name", "asc")),
+        ("an expense tracker with amount and category (food, rent, fun)", "show the total per category",
+         lambda p: p.main.group == "category" and p.main.stats[0]["op"] == "sum"),
     ],
 )
 def test_follow_ups_people_ask_for_are_applied(prompt, request_text, check):
