@@ -19,10 +19,10 @@ from generation.blueprint.planner import AppPlan, EntityPlan, FieldPlan
 CANNOT = (
     "The offline blueprint model cannot do that: it changes the app's data and how it is shown, and "
     "nothing here sends email, logs people in, talks to other services or runs in real time. It can, "
-    "for example: add, remove or rename a field or a whole thing (\"add a photo URL\", \"rename Task to "
-    "Chore\"); sort (\"sort by due date, newest first\"); filter (\"filter by rating\"); show a board "
-    "(\"kanban view by status\"); show figures (\"a total cost at the top\", \"each student's average\", "
-    "\"how many seats are left\"); colour rows (\"overdue in red\"); draw a chart (\"amount over time\"); "
+    'for example: add, remove or rename a field or a whole thing ("add a photo URL", "rename Task to '
+    'Chore"); sort ("sort by due date, newest first"); filter ("filter by rating"); show a board '
+    '("kanban view by status"); show figures ("a total cost at the top", "each student\'s average", '
+    '"how many seats are left"); colour rows ("overdue in red"); draw a chart ("amount over time"); '
     "change the theme, accent colour or layout; make a field required. A full model (MODEL_BASE_URL) "
     "can make freer changes."
 )
@@ -40,9 +40,18 @@ _OPS = {
     "max": r"\bmaximum\b|\bbiggest\b|\blargest\b|\bhighest\b|\bmost expensive\b|\bmax\b|\btop\b",
     "remaining": r"\bleft\b|\bremaining\b|\bavailable\b|\bfree\b",
 }
-_COLOUR_WORDS = {"red": "#dc2626", "orange": "#ea580c", "amber": "#d97706", "yellow": "#ca8a04",
-                 "green": "#16a34a", "blue": "#2563eb", "purple": "#9333ea", "pink": "#db2777", "grey": "#6b7280",
-                 "gray": "#6b7280"}
+_COLOUR_WORDS = {
+    "red": "#dc2626",
+    "orange": "#ea580c",
+    "amber": "#d97706",
+    "yellow": "#ca8a04",
+    "green": "#16a34a",
+    "blue": "#2563eb",
+    "purple": "#9333ea",
+    "pink": "#db2777",
+    "grey": "#6b7280",
+    "gray": "#6b7280",
+}
 
 
 def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
@@ -55,9 +64,25 @@ def apply_change(plan: AppPlan, request: str) -> tuple[AppPlan, list[str]]:
         return plan, []
     # "add a due date and sort by it, then make it dark": each part on its own
     for part in re.split(_NEXT_PART, text):
-        for reader in (_make_it, _style, _rename_app, _rename_entity, _rename_field, _remove_entity, _add_entity,
-                       _required, _remove_field, _chart, _group, _highlight, _rollup, _stat, _sort, _filter,
-                       _add_field):
+        for reader in (
+            _make_it,
+            _style,
+            _rename_app,
+            _rename_entity,
+            _rename_field,
+            _remove_entity,
+            _add_entity,
+            _required,
+            _remove_field,
+            _chart,
+            _group,
+            _highlight,
+            _rollup,
+            _stat,
+            _sort,
+            _filter,
+            _add_field,
+        ):
             part = reader(plan, part, changes)
             if not part.strip(" .,;!?"):
                 break
@@ -74,13 +99,24 @@ _NEXT_PART = re.compile(
 def _normalise(request: str, lang: str) -> str:
     text = request.lower().replace("’", "'").strip()
     text = re.sub(r"[`*_#>\"“”]", " ", text)
-    text = re.sub(r"^(?:please |can you |could you |i'd like to |i want to |i would like to |let me |also )+", "", text)
+    text = re.sub(
+        r"^(?:please |can you |could you |i'd like to |i want to |i would like to |let me |also )+", "", text
+    )
     return languages.structure_words(text, languages.detect(text) if lang == "en" else lang)
 
 
 def _copy(plan: AppPlan) -> AppPlan:
-    entities = [replace(e, fields=[replace(f) for f in e.fields], filters=list(e.filters), stats=list(e.stats),
-                        rollups=list(e.rollups), highlights=list(e.highlights)) for e in plan.entities]
+    entities = [
+        replace(
+            e,
+            fields=[replace(f) for f in e.fields],
+            filters=list(e.filters),
+            stats=list(e.stats),
+            rollups=list(e.rollups),
+            highlights=list(e.highlights),
+        )
+        for e in plan.entities
+    ]
     return replace(plan, entities=entities)
 
 
@@ -93,9 +129,17 @@ def _entity_named(plan: AppPlan, text: str) -> EntityPlan | None:
     words = _words(text)
     best, best_at = None, len(words)
     for e in plan.entities:  # the one named first: "filter loans by member" is about loans
-        names = {e.noun.lower(), e.many.lower(), e.name.lower(), *e.noun.lower().split()[-1:], *e.many.lower().split()[-1:]}
-        at = min((i for n in names for i in range(len(words)) if " ".join(words[i : i + len(n.split())]) == n),
-                 default=len(words))
+        names = {
+            e.noun.lower(),
+            e.many.lower(),
+            e.name.lower(),
+            *e.noun.lower().split()[-1:],
+            *e.many.lower().split()[-1:],
+        }
+        at = min(
+            (i for n in names for i in range(len(words)) if " ".join(words[i : i + len(n.split())]) == n),
+            default=len(words),
+        )
         if at < best_at:
             best, best_at = e, at
     return best
@@ -107,7 +151,9 @@ def _target(plan: AppPlan, text: str) -> EntityPlan:
 
 def _field_named(entity: EntityPlan, text: str) -> FieldPlan | None:
     """The field of entity a phrase names: its name, label, a word of it, or what the words type as."""
-    words = [w for w in _words(text) if w not in vocab.FILLER and w not in {"field", "fields", "column", "the"}]
+    words = [
+        w for w in _words(text) if w not in vocab.FILLER and w not in {"field", "fields", "column", "the"}
+    ]
     if not words:
         return None
     snake = planner._snake(words)
@@ -117,8 +163,9 @@ def _field_named(entity: EntityPlan, text: str) -> FieldPlan | None:
             return f
     for f in entity.fields:  # "due" for due_date, "rating" in "the rating"
         parts = set(f.name.split("_"))
-        if parts & set(words) - {"date", "name", "of", "number"} or set(_words(f.label.lower())) & set(words) - {
-            "date", "name", "of", "de", "number"}:
+        if parts & set(words) - {"date", "name", "of", "number"} or set(_words(f.label.lower())) & set(
+            words
+        ) - {"date", "name", "of", "de", "number"}:
             return f
     if "date" in words or "time" in words or "when" in words:
         return next((f for f in entity.fields if f.type in ("date", "datetime")), None)
@@ -127,7 +174,9 @@ def _field_named(entity: EntityPlan, text: str) -> FieldPlan | None:
     return None
 
 
-def _field_in(plan: AppPlan, text: str, entity: EntityPlan | None = None) -> tuple[EntityPlan, FieldPlan] | None:
+def _field_in(
+    plan: AppPlan, text: str, entity: EntityPlan | None = None
+) -> tuple[EntityPlan, FieldPlan] | None:
     """The (entity, field) a phrase names, looking in the named entity first, then everywhere."""
     first = entity or _entity_named(plan, text)
     for e in [first] + [e for e in plan.entities if e is not first] if first else plan.entities:
@@ -138,7 +187,9 @@ def _field_in(plan: AppPlan, text: str, entity: EntityPlan | None = None) -> tup
 
 
 def _without_entity_words(text: str, entity: EntityPlan) -> str:
-    for word in sorted({entity.many.lower(), entity.noun.lower(), entity.name.lower()}, key=len, reverse=True):
+    for word in sorted(
+        {entity.many.lower(), entity.noun.lower(), entity.name.lower()}, key=len, reverse=True
+    ):
         text = re.sub(rf"\b{re.escape(word)}(?:'s)?\b", " ", text)
     return text
 
@@ -147,9 +198,13 @@ def _without_entity_words(text: str, entity: EntityPlan) -> str:
 
 
 def _make_it(plan: AppPlan, text: str, changes: list[str]) -> str:
-    """"make it a todo list": the main thing becomes the kind's thing."""
-    match = re.search(r"\b(?:make|turn|change) (?:it|this|the app) (?:into |to )?(?:a |an )?(.+?)(?: instead)?[.!]?$", text)
-    if not match or re.search(r"\b(?:dark|light|required|optional|mandatory|bigger|smaller|red|blue)\b", match.group(1)):
+    """ "make it a todo list": the main thing becomes the kind's thing."""
+    match = re.search(
+        r"\b(?:make|turn|change) (?:it|this|the app) (?:into |to )?(?:a |an )?(.+?)(?: instead)?[.!]?$", text
+    )
+    if not match or re.search(
+        r"\b(?:dark|light|required|optional|mandatory|bigger|smaller|red|blue)\b", match.group(1)
+    ):
         return text
     kind, _, keyword = planner._find_kind(match.group(1))
     if kind is None:
@@ -169,7 +224,7 @@ def _make_it(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _style(plan: AppPlan, text: str, changes: list[str]) -> str:
-    accent, background, theme = planner.colours_in(text)
+    accent, background, _ = planner.colours_in(text)
     if re.search(r"\bdark\b", text) and plan.theme != "dark":
         plan.theme = "dark"
         changes.append("switched to a dark theme")
@@ -180,10 +235,22 @@ def _style(plan: AppPlan, text: str, changes: list[str]) -> str:
         plan.background = background
         changes.append(f"set the background to {background}")
     if accent is None:
-        colour = re.search(rf"\b(?:use|make it|with|make everything|switch to) (?:an? )?({'|'.join(planner.COLOURS)})\b(?: (?:accent|colou?r))?", text)
-        accent = planner.COLOURS[colour.group(1)] if colour and not re.search(r"\b(?:overdue|highlight|in red)\b", text) else None
-    if accent and not re.search(r"\b(?:overdue|late|highlight|if|when|rows?|over|under|above|below|more than|less than)\b", text) \
-            and _entity_named(plan, text) is None:
+        colour = re.search(
+            rf"\b(?:use|make it|with|make everything|switch to) (?:an? )?({'|'.join(planner.COLOURS)})\b(?: (?:accent|colou?r))?",
+            text,
+        )
+        accent = (
+            planner.COLOURS[colour.group(1)]
+            if colour and not re.search(r"\b(?:overdue|highlight|in red)\b", text)
+            else None
+        )
+    if (
+        accent
+        and not re.search(
+            r"\b(?:overdue|late|highlight|if|when|rows?|over|under|above|below|more than|less than)\b", text
+        )
+        and _entity_named(plan, text) is None
+    ):
         plan.accent = accent
         changes.append(f"made the accent colour {accent}")
     if re.search(r"\b(?:compact|dense|denser|tighter|less spac\w+)\b", text):
@@ -199,8 +266,12 @@ def _style(plan: AppPlan, text: str, changes: list[str]) -> str:
         plan.layout = "stacked"
         changes.append("put the form above the list")
     if changes:
-        text = re.sub(r"\b(?:dark|light) (?:mode|theme)\b|\bmake it dark\b|\bdark\b|\bbackground\b|\baccent\b"
-                      r"|\bcolou?rs?\b|\bbuttons?\b|\bcomponents?\b|\bside by side\b|\bnext to\b", " ", text)
+        text = re.sub(
+            r"\b(?:dark|light) (?:mode|theme)\b|\bmake it dark\b|\bdark\b|\bbackground\b|\baccent\b"
+            r"|\bcolou?rs?\b|\bbuttons?\b|\bcomponents?\b|\bside by side\b|\bnext to\b",
+            " ",
+            text,
+        )
         text = planner.strip_colours(text)
         if not re.search(r"\b(?:sort|filter|add|remove|show|rename|group|chart)\b", text):
             return ""
@@ -208,7 +279,10 @@ def _style(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _rename_app(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:rename|call|name|title)\s+(?:the |my )?(?:app|application|page|site)\s+(?:to |as )?(.+?)[.!]?$", text)
+    match = re.search(
+        r"\b(?:rename|call|name|title)\s+(?:the |my )?(?:app|application|page|site)\s+(?:to |as )?(.+?)[.!]?$",
+        text,
+    )
     if not match:
         return text
     plan.name = planner._sentence_case(match.group(1).strip(" '\""))
@@ -227,13 +301,20 @@ def _retarget(plan: AppPlan, old: str, new: str) -> None:
 
 
 def _rename_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:rename|call)\s+(?:the\s+|all\s+|my\s+)?([^\W\d_][\w ]*?)\s+(?:to|as|into)?\s*([^\W\d_][\w ]*?)(?:[.,!]|$| instead)", text)
+    match = re.search(
+        r"\b(?:rename|call)\s+(?:the\s+|all\s+|my\s+)?([^\W\d_][\w ]*?)\s+(?:to|as|into)?\s*([^\W\d_][\w ]*?)(?:[.,!]|$| instead)",
+        text,
+    )
     if not match:
         return text
     entity = _entity_named(plan, match.group(1))
     if entity is None and re.fullmatch(r"them|it|items|entries|records|each one", match.group(1).strip()):
         entity = plan.main
-    if entity is None or _field_named(entity, match.group(1)) is not None and _entity_named(plan, match.group(1)) is None:
+    if (
+        entity is None
+        or _field_named(entity, match.group(1)) is not None
+        and _entity_named(plan, match.group(1)) is None
+    ):
         return text
     words = _words(match.group(2))
     if not words:
@@ -249,16 +330,19 @@ def _rename_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
     _retarget(plan, old, new_name)
     for e in plan.entities:  # a link named after the old thing ("member") is named after the new one
         for f in e.fields:
-            if f.ref == new_name and f.name == planner._snake([old_noun]):
-                if e.field(planner._snake(singular[-1:])) is None:
-                    f.name, f.label = planner._snake(singular[-1:]), planner._label(singular[-1])
+            renamed = planner._snake(singular[-1:])
+            if f.ref == new_name and f.name == planner._snake([old_noun]) and e.field(renamed) is None:
+                f.name, f.label = renamed, planner._label(singular[-1])
     plan.name = re.sub(rf"\b{re.escape(old_noun)}", entity.noun, plan.name, flags=re.IGNORECASE)
     changes.append(f"renamed {old} to {new_name}")
     return text[: match.start()] + text[match.end() :]
 
 
 def _rename_field(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:rename|call|change)\s+(?:the\s+)?([^\W\d_][\w ]*?)(?:\s+field)?\s+(?:to|as|into)\s+([^\W\d_][\w ]*?)(?:[.,!]|$)", text)
+    match = re.search(
+        r"\b(?:rename|call|change)\s+(?:the\s+)?([^\W\d_][\w ]*?)(?:\s+field)?\s+(?:to|as|into)\s+([^\W\d_][\w ]*?)(?:[.,!]|$)",
+        text,
+    )
     if not match:
         return text
     found = _field_in(plan, match.group(1))
@@ -283,11 +367,21 @@ def _rename_field(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _remove_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:remove|delete|drop|get rid of)\s+(?:the\s+|all\s+)?([^\W\d_][\w ]*?)(?:\s+(?:entity|section|tab|table))?(?:[.,!]|$)", text)
+    match = re.search(
+        r"\b(?:remove|delete|drop|get rid of)\s+(?:the\s+|all\s+)?([^\W\d_][\w ]*?)(?:\s+(?:entity|section|tab|table))?(?:[.,!]|$)",
+        text,
+    )
     if not match or len(plan.entities) < 2:
         return text
     entity = _entity_named(plan, match.group(1))
-    if entity is None or _words(match.group(1))[-1] not in {entity.many.lower(), entity.noun.lower(), entity.name.lower(), "section", "tab", "entity"}:
+    if entity is None or _words(match.group(1))[-1] not in {
+        entity.many.lower(),
+        entity.noun.lower(),
+        entity.name.lower(),
+        "section",
+        "tab",
+        "entity",
+    }:
         return text
     plan.entities.remove(entity)
     for e in plan.entities:
@@ -299,8 +393,10 @@ def _remove_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _add_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
-    """"add authors with name and country, and link each book to an author"."""
-    match = re.search(r"\badd\s+(?:a\s+|an\s+|some\s+)?([^\W\d_][\w'-]*)\s+(?:with|having|:|\()\s*(.+)$", text)
+    """ "add authors with name and country, and link each book to an author"."""
+    match = re.search(
+        r"\badd\s+(?:a\s+|an\s+|some\s+)?([^\W\d_][\w'-]*)\s+(?:with|having|:|\()\s*(.+)$", text
+    )
     if not match:
         return text
     noun = planner._entity_noun([match.group(1)], plan.lang, strict=True)
@@ -316,17 +412,24 @@ def _add_entity(plan: AppPlan, text: str, changes: list[str]) -> str:
     plan.entities.append(new)
     linked = []
     if link:
-        owner = _entity_named(plan, re.sub(rf"\b{re.escape(noun[1])}\b|\b{re.escape(noun[0][-1])}\b", " ", link.group(0)))
+        owner = _entity_named(
+            plan, re.sub(rf"\b{re.escape(noun[1])}\b|\b{re.escape(noun[0][-1])}\b", " ", link.group(0))
+        )
         if owner is not None and owner is not new:
             owner.fields = [f for f in owner.fields if f.name != planner._snake([new.noun])]
             owner.fields.append(planner._reference(planner._snake([new.noun]), new, None, owner))
             linked.append(f"each {owner.noun} links to {'an' if new.noun[:1] in 'aeiou' else 'a'} {new.noun}")
-    changes.append(f"added {new.many} ({planner.describe_fields(new, plan.lang)})" + (f"; {linked[0]}" if linked else ""))
+    changes.append(
+        f"added {new.many} ({planner.describe_fields(new, plan.lang)})" + (f"; {linked[0]}" if linked else "")
+    )
     return ""
 
 
 def _required(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:make\s+(?:the\s+)?(.+?)\s+(?:field\s+)?(required|mandatory|optional)|(.+?)\s+(?:should|must)\s+be\s+(required|mandatory|optional))\b", text)
+    match = re.search(
+        r"\b(?:make\s+(?:the\s+)?(.+?)\s+(?:field\s+)?(required|mandatory|optional)|(.+?)\s+(?:should|must)\s+be\s+(required|mandatory|optional))\b",
+        text,
+    )
     if not match:
         return text
     phrase, word = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
@@ -343,7 +446,10 @@ def _required(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _remove_field(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:remove|delete|drop|hide|get rid of|take out|no longer need|(?:don't|do not|doesn't|does not) need)\s+(?:the\s+|an?\s+)?(.+?)(?:\s+(?:field|column|input|box))?(?:[.!]|$)", text)
+    match = re.search(
+        r"\b(?:remove|delete|drop|hide|get rid of|take out|no longer need|(?:don't|do not|doesn't|does not) need)\s+(?:the\s+|an?\s+)?(.+?)(?:\s+(?:field|column|input|box))?(?:[.!]|$)",
+        text,
+    )
     if not match:
         return text
     subject = text[: match.start()]
@@ -373,7 +479,10 @@ def _remove_field(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _chart(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:chart|graph|plot|diagram)\b(?:\s+(?:of|showing|for|with))?\s*(?:my\s+|the\s+)?(.*?)(?:\s+(?:over|by|per|against|across)\s+(?:time|(.+?)))?(?:[.!]|$)", text)
+    match = re.search(
+        r"\b(?:chart|graph|plot|diagram)\b(?:\s+(?:of|showing|for|with))?\s*(?:my\s+|the\s+)?(.*?)(?:\s+(?:over|by|per|against|across)\s+(?:time|(.+?)))?(?:[.!]|$)",
+        text,
+    )
     if not match:
         return text
     entity = _target(plan, text)
@@ -382,7 +491,8 @@ def _chart(plan: AppPlan, text: str, changes: list[str]) -> str:
         if found is not None and found[1].type in ("number", "integer"):
             entity = found[0]
     numbers = [f for f in entity.fields if f.type in ("number", "integer") and f.format != "rating"] or [
-        f for f in entity.fields if f.type in ("number", "integer")]
+        f for f in entity.fields if f.type in ("number", "integer")
+    ]
     dates = [f for f in entity.fields if f.type in ("date", "datetime")]
     field = _field_named(entity, match.group(1) or "") if match.group(1) else None
     if field is None or field.type not in ("number", "integer"):
@@ -400,8 +510,11 @@ def _chart(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 
 def _group(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:kanban|board|columns?|group(?:ed)?|lanes?)\b(?:\s+(?:view|style|layout))?"
-                      r"(?:\s+(?!by\b|per\b)[^\W\d_]+){0,2}?(?:\s+(?:by|per|for|on)\s+(?:the\s+)?(.+?))?(?:[.!,]|$)", text)
+    match = re.search(
+        r"\b(?:kanban|board|columns?|group(?:ed)?|lanes?)\b(?:\s+(?:view|style|layout))?"
+        r"(?:\s+(?!by\b|per\b)[^\W\d_]+){0,2}?(?:\s+(?:by|per|for|on)\s+(?:the\s+)?(.+?))?(?:[.!,]|$)",
+        text,
+    )
     if not match:
         return text
     entity = _target(plan, text)
@@ -413,7 +526,9 @@ def _group(plan: AppPlan, text: str, changes: list[str]) -> str:
         if candidate is not None and candidate.type == "enum" and len(entity.fields) < planner.MAX_FIELDS:
             entity.fields.append(candidate)
             field = candidate
-            changes.append(f"added {candidate.label.lower()} ({planner.describe_type(candidate)}) to {entity.many}")
+            changes.append(
+                f"added {candidate.label.lower()} ({planner.describe_type(candidate)}) to {entity.many}"
+            )
     if field is None and not phrase:
         field = next((f for f in entity.fields if f.type == "enum"), None)
     if field is None or field.type != "enum":
@@ -425,7 +540,10 @@ def _group(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 def _highlight(plan: AppPlan, text: str, changes: list[str]) -> str:
     colour_names = "|".join(_COLOUR_WORDS)
-    match = re.search(rf"\b(?:highlight|colou?r|mark|show|make)?\s*(.*?)\b(?:in|as)\s+({colour_names})\b|\bhighlight\s+(.+?)(?:[.!]|$)", text)
+    match = re.search(
+        rf"\b(?:highlight|colou?r|mark|show|make)?\s*(.*?)\b(?:in|as)\s+({colour_names})\b|\bhighlight\s+(.+?)(?:[.!]|$)",
+        text,
+    )
     if not match:
         return text
     colour = _COLOUR_WORDS.get(match.group(2) or "", "#d97706")
@@ -433,8 +551,14 @@ def _highlight(plan: AppPlan, text: str, changes: list[str]) -> str:
     entity = _target(plan, phrase)
     rule = None
     if re.search(r"\b(?:overdue|late|past due|expired)\b", phrase):
-        field = next((f for f in entity.fields if f.type in ("date", "datetime") and re.search(r"due|deadline|return|expir|end", f.name)),
-                     next((f for f in entity.fields if f.type in ("date", "datetime")), None))
+        field = next(
+            (
+                f
+                for f in entity.fields
+                if f.type in ("date", "datetime") and re.search(r"due|deadline|return|expir|end", f.name)
+            ),
+            next((f for f in entity.fields if f.type in ("date", "datetime")), None),
+        )
         if field is not None:
             done = next((f for f in entity.fields if f.type == "boolean"), None)
             rule = {"field": field.name, "when": "overdue", "colour": colour, "label": "overdue"}
@@ -448,17 +572,32 @@ def _highlight(plan: AppPlan, text: str, changes: list[str]) -> str:
                     break
             if rule:
                 break
-        number = re.search(r"\b(?:over|above|more than|at least)\s+(\d+(?:\.\d+)?)|\b(?:under|below|less than|at most)\s+(\d+(?:\.\d+)?)", phrase)
+        number = re.search(
+            r"\b(?:over|above|more than|at least)\s+(\d+(?:\.\d+)?)|\b(?:under|below|less than|at most)\s+(\d+(?:\.\d+)?)",
+            phrase,
+        )
         if rule is None and number:
-            pair = _field_in(plan, re.sub(r"\b(?:over|above|more than|at least|under|below|less than|at most)\b.*$", "", phrase))
+            pair = _field_in(
+                plan,
+                re.sub(r"\b(?:over|above|more than|at least|under|below|less than|at most)\b.*$", "", phrase),
+            )
             entity, found = pair if pair else (entity, None)
             if found is None or found.type not in ("number", "integer"):  # "expenses over 100": its amount
                 numbers = [f for f in entity.fields if f.type in ("number", "integer")]
                 found = next((f for f in numbers if f.format == "money"), numbers[0] if numbers else None)
             if found is not None and found.type in ("number", "integer"):
-                label = re.sub(r"^(?:show|highlight|colou?r|mark|make)\s+", "", _without_entity_words(phrase, entity).strip())
-                rule = {"field": found.name, "when": "gte" if number.group(1) else "lte",
-                        "value": float(number.group(1) or number.group(2)), "colour": colour, "label": label.strip()}
+                label = re.sub(
+                    r"^(?:show|highlight|colou?r|mark|make)\s+",
+                    "",
+                    _without_entity_words(phrase, entity).strip(),
+                )
+                rule = {
+                    "field": found.name,
+                    "when": "gte" if number.group(1) else "lte",
+                    "value": float(number.group(1) or number.group(2)),
+                    "colour": colour,
+                    "label": label.strip(),
+                }
     if rule is None:
         return text
     entity.highlights = [h for h in entity.highlights if h["field"] != rule["field"]] + [rule]
@@ -478,15 +617,29 @@ def _rollup(plan: AppPlan, text: str, changes: list[str]) -> str:
         children = [(c, f) for c in plan.entities for f in c.fields if f.ref == parent.name]
         if not children:
             continue
-        per = re.search(rf"\b(?:each|every|per|for each|by)\s+{re.escape(parent.noun.lower())}\b|\b{re.escape(parent.noun.lower())}'s\b", text)
+        per = re.search(
+            rf"\b(?:each|every|per|for each|by)\s+{re.escape(parent.noun.lower())}\b|\b{re.escape(parent.noun.lower())}'s\b",
+            text,
+        )
         if op == "remaining":
-            field = next((f for f in parent.fields if f.type in ("integer", "number") and re.search(
-                r"seat|capacity|spot|place|slot|stock|copies|max|limit|quantity", f.name)), None)
+            field = next(
+                (
+                    f
+                    for f in parent.fields
+                    if f.type in ("integer", "number")
+                    and re.search(r"seat|capacity|spot|place|slot|stock|copies|max|limit|quantity", f.name)
+                ),
+                None,
+            )
             if field is None:
                 continue
             child = children[0][0]
-            rule = {"op": "remaining", "entity": child.name, "field": field.name,
-                    "label": f"{field.label} {languages.UI[plan.lang]['remaining']}"}
+            rule = {
+                "op": "remaining",
+                "entity": child.name,
+                "field": field.name,
+                "label": f"{field.label} {languages.UI[plan.lang]['remaining']}",
+            }
         elif per:
             named = _entity_named(plan, _without_entity_words(text, parent))
             child = named if named in [c for c, _ in children] else children[0][0]
@@ -497,12 +650,20 @@ def _rollup(plan: AppPlan, text: str, changes: list[str]) -> str:
                     field = next((f for f in child.fields if f.type in ("integer", "number")), None)
                 if field is None:
                     continue
-            word = {"count": child.many, "sum": "total", "avg": "average", "min": "lowest", "max": "highest"}[op]
-            rule = {"op": op, "entity": child.name, "field": field.name if field else None,
-                    "label": planner._sentence_case(f"{word} {field.label.lower()}" if field else word)}
+            word = {"count": child.many, "sum": "total", "avg": "average", "min": "lowest", "max": "highest"}[
+                op
+            ]
+            rule = {
+                "op": op,
+                "entity": child.name,
+                "field": field.name if field else None,
+                "label": planner._sentence_case(f"{word} {field.label.lower()}" if field else word),
+            }
         else:
             continue
-        parent.rollups = [r for r in parent.rollups if (r["op"], r["entity"]) != (rule["op"], rule["entity"])] + [rule]
+        parent.rollups = [
+            r for r in parent.rollups if (r["op"], r["entity"]) != (rule["op"], rule["entity"])
+        ] + [rule]
         changes.append(f"showed each {parent.noun}'s {rule['label'].lower()}")
         return ""
     return text
@@ -510,8 +671,11 @@ def _rollup(plan: AppPlan, text: str, changes: list[str]) -> str:
 
 def _stat(plan: AppPlan, text: str, changes: list[str]) -> str:
     op = next((op for op, pattern in _OPS.items() if op != "remaining" and re.search(pattern, text)), None)
-    if op is None or not re.search(r"\b(?:show|add|display|see|what|top|figure|at the|summary|put|know|how|count)\b"
-                                   r"|^\w+ \w+$", text):
+    if op is None or not re.search(
+        r"\b(?:show|add|display|see|what|top|figure|at the|summary|put|know|how|count)\b"
+        r"|^\w+ \w+$",
+        text,
+    ):
         return text
     per = re.search(r"\s+(?:per|by|for each|in each)\s+(?:the\s+)?([^\W\d_][\w ]*?)\s*[.!?]?$", text)
     if per:
@@ -519,7 +683,9 @@ def _stat(plan: AppPlan, text: str, changes: list[str]) -> str:
     entity = _target(plan, text)
     if _entity_named(plan, text) is None and op != "count":
         cleaned = re.sub("|".join(_OPS.values()), " ", text)
-        found = _field_in(plan, re.sub(r"\b(?:show|add|at|the|top|a|an|of|display|what's|what|is)\b", " ", cleaned))
+        found = _field_in(
+            plan, re.sub(r"\b(?:show|add|at|the|top|a|an|of|display|what's|what|is)\b", " ", cleaned)
+        )
         if found is not None and found[1].type in ("integer", "number"):
             entity = found[0]
     field = None
@@ -529,7 +695,11 @@ def _stat(plan: AppPlan, text: str, changes: list[str]) -> str:
         if field is None or field.type not in ("integer", "number"):
             numbers = [f for f in entity.fields if f.type in ("integer", "number")]
             money = [f for f in numbers if f.format == "money"]
-            field = (money or numbers or [None])[0] if re.search(r"\bcost|spent|money|amount|price|value\b", text) or not field else None
+            field = (
+                (money or numbers or [None])[0]
+                if re.search(r"\bcost|spent|money|amount|price|value\b", text) or not field
+                else None
+            )
         if field is None:
             return text
         if op == "count":
@@ -540,23 +710,33 @@ def _stat(plan: AppPlan, text: str, changes: list[str]) -> str:
         changes.append(f"showed {entity.many} as a board with a column per {grouping.label.lower()}")
         if op == "count":
             return ""  # each column says how many it holds
-    word = languages.UI[plan.lang][{"count": "count", "sum": "total", "avg": "average", "min": "minimum", "max": "maximum"}[op]]
-    stat = {"op": op, "field": field.name if field else None,
-            "label": f"{word} · {field.label}" if field else f"{word} · {entity.many}"}
+    word = languages.UI[plan.lang][
+        {"count": "count", "sum": "total", "avg": "average", "min": "minimum", "max": "maximum"}[op]
+    ]
+    stat = {
+        "op": op,
+        "field": field.name if field else None,
+        "label": f"{word} · {field.label}" if field else f"{word} · {entity.many}",
+    }
     entity.stats = [s for s in entity.stats if (s["op"], s.get("field")) != (op, stat["field"])] + [stat]
     changes.append(f"showed the {word.lower()} of {field.label.lower() if field else entity.many} at the top")
     return ""
 
 
 def _sort(plan: AppPlan, text: str, changes: list[str]) -> str:
-    alpha = re.search(r"\b(?:sort|order|list)\w*\s+(?:the\s+)?([^\W\d_]+\s+)?(?:alphabetical\w*|a-z|a to z|by name)\b", text)
+    alpha = re.search(
+        r"\b(?:sort|order|list)\w*\s+(?:the\s+)?([^\W\d_]+\s+)?(?:alphabetical\w*|a-z|a to z|by name)\b", text
+    )
     if alpha:
         entity = _target(plan, alpha.group(1) or "")
         title = next((f for f in entity.fields if f.type == "string"), entity.fields[0])
         entity.sort = (title.name, "asc")
         changes.append(f"sorted {entity.many} by {title.label.lower()} (A to Z)")
         return ""
-    match = re.search(r"\b(?:sort(?:ed)?|order(?:ed)?|arrange|list)\s+(?:the\s+)?(?:(.+?)\s+)?(?:by|on|according to)\s+(?:the\s+|their\s+)?(.+?)$|\b(newest|latest|most recent|oldest|earliest)\s+first\b", text)
+    match = re.search(
+        r"\b(?:sort(?:ed)?|order(?:ed)?|arrange|list)\s+(?:the\s+)?(?:(.+?)\s+)?(?:by|on|according to)\s+(?:the\s+|their\s+)?(.+?)$|\b(newest|latest|most recent|oldest|earliest)\s+first\b",
+        text,
+    )
     if not match:
         return text
     if match.group(3):
@@ -569,8 +749,12 @@ def _sort(plan: AppPlan, text: str, changes: list[str]) -> str:
         return text[: match.start()] + text[match.end() :]
     entity = _target(plan, (match.group(1) or "") + " " + match.group(2))
     named = _entity_named(plan, (match.group(1) or "") + " " + match.group(2))
-    phrase = re.sub(r"\b(?:asc\w*|desc\w*|newest|oldest|first|last|highest|lowest|best|worst|biggest|smallest|"
-                    r"most|least|latest|earliest|a-z|z-a|alphabetical\w*|order|to)\b", " ", match.group(2))
+    phrase = re.sub(
+        r"\b(?:asc\w*|desc\w*|newest|oldest|first|last|highest|lowest|best|worst|biggest|smallest|"
+        r"most|least|latest|earliest|a-z|z-a|alphabetical\w*|order|to)\b",
+        " ",
+        match.group(2),
+    )
     field = _field_named(entity, _without_entity_words(phrase, entity))
     if field is None and named is None and (found := _field_in(plan, phrase)) is not None:
         entity, field = found
@@ -582,12 +766,19 @@ def _sort(plan: AppPlan, text: str, changes: list[str]) -> str:
             field = candidate
             changes.append(f"added {candidate.label.lower()} ({planner.describe_type(candidate)})")
         elif re.search(r"\b(?:created|added|date added)\b", phrase):
-            entity.sort = ("created_at", "desc" if re.search(r"desc|newest|latest", match.group(2)) else "asc")
+            entity.sort = (
+                "created_at",
+                "desc" if re.search(r"desc|newest|latest", match.group(2)) else "asc",
+            )
             changes.append(f"sorted {entity.many} by when they were added")
             return ""
         else:
             return text
-    ranked = field.type == "enum" and field.name in {"priority", "severity", "importance", "urgency"} or field.format == "rating"
+    ranked = (
+        field.type == "enum"
+        and field.name in {"priority", "severity", "importance", "urgency"}
+        or field.format == "rating"
+    )
     said = match.group(2)
     if re.search(r"desc|newest|highest|latest|most|best|biggest|z-a", said):
         direction = "desc"
@@ -596,29 +787,43 @@ def _sort(plan: AppPlan, text: str, changes: list[str]) -> str:
     else:
         direction = "desc" if ranked else "asc"
     entity.sort = (field.name, direction)
-    changes.append(f"sorted {entity.many} by {field.label.lower()} ({'descending' if direction == 'desc' else 'ascending'})")
+    changes.append(
+        f"sorted {entity.many} by {field.label.lower()} ({'descending' if direction == 'desc' else 'ascending'})"
+    )
     return ""
 
 
 def _filter(plan: AppPlan, text: str, changes: list[str]) -> str:
-    done = re.search(r"\b(hide|only show|show only|just show)\s+(?:the\s+)?(?:([^\W\d_]+)\s+)?(?:that are\s+)?"
-                     r"(done|completed|finished|ticked|checked|open|unfinished|not done|pending)\b(?:\s+([^\W\d_]+))?", text)
+    done = re.search(
+        r"\b(hide|only show|show only|just show)\s+(?:the\s+)?(?:([^\W\d_]+)\s+)?(?:that are\s+)?"
+        r"(done|completed|finished|ticked|checked|open|unfinished|not done|pending)\b(?:\s+([^\W\d_]+))?",
+        text,
+    )
     if done:
         entity = _target(plan, f"{done.group(2) or ''} {done.group(4) or ''}")
         flag = next((f for f in entity.fields if f.type == "boolean"), None)
         if flag is not None:
             finished = done.group(3) in ("done", "completed", "finished", "ticked", "checked")
             value = "false" if (done.group(1) == "hide") == finished else "true"
-            entity.filters = [f for f in entity.filters if f["field"] != flag.name] + [{"field": flag.name, "value": value}]
-            changes.append(f"showed only {entity.many} that are {'' if value == 'true' else 'not '}{flag.label.lower()}"
-                           " (a filter you can change)")
+            entity.filters = [f for f in entity.filters if f["field"] != flag.name] + [
+                {"field": flag.name, "value": value}
+            ]
+            changes.append(
+                f"showed only {entity.many} that are {'' if value == 'true' else 'not '}{flag.label.lower()}"
+                " (a filter you can change)"
+            )
             return ""
-    match = re.search(r"\b(?:filter|only show|show only|just show|only)\b\s*(?:the\s+)?(.*?)(?:[.!]|$)|\bshow\s+(.+?)\s+between\b(.*)$", text)
+    match = re.search(
+        r"\b(?:filter|only show|show only|just show|only)\b\s*(?:the\s+)?(.*?)(?:[.!]|$)|\bshow\s+(.+?)\s+between\b(.*)$",
+        text,
+    )
     if not match:
         return text
     phrase = match.group(1) if match.group(1) is not None else match.group(2) + " " + match.group(3)
     entity = _target(plan, phrase)
-    rest = _without_entity_words(re.sub(r"\b(?:by|on|with|that are|which are|where|to|two|between|dates?)\b", " ", phrase), entity)
+    rest = _without_entity_words(
+        re.sub(r"\b(?:by|on|with|that are|which are|where|to|two|between|dates?)\b", " ", phrase), entity
+    )
     chosen = None
     for f in entity.fields:  # "only show high priority tasks": a value of an enum
         for value in f.values or []:
@@ -639,13 +844,19 @@ def _filter(plan: AppPlan, text: str, changes: list[str]) -> str:
         chosen = {"field": field.name}
     entity.filters = [f for f in entity.filters if f["field"] != chosen["field"]] + [chosen]
     label = entity.field(chosen["field"]).label.lower()
-    changes.append(f"added a filter on {label}" + (f" showing {chosen['value']} {entity.many}" if "value" in chosen else ""))
+    changes.append(
+        f"added a filter on {label}"
+        + (f" showing {chosen['value']} {entity.many}" if "value" in chosen else "")
+    )
     return ""
 
 
 def _add_field(plan: AppPlan, text: str, changes: list[str]) -> str:
-    match = re.search(r"\b(?:add|include|also track|also record|also store|track|record|store|need|want|with|plus|"
-                      r"ajoute|ajouter|añade|añadir)\s+(?:a\s+|an\s+|une?\s+)?(.+)", text)
+    match = re.search(
+        r"\b(?:add|include|also track|also record|also store|track|record|store|need|want|with|plus|"
+        r"ajoute|ajouter|añade|añadir)\s+(?:a\s+|an\s+|une?\s+)?(.+)",
+        text,
+    )
     if not match:
         return text
     body = match.group(1)
@@ -656,13 +867,20 @@ def _add_field(plan: AppPlan, text: str, changes: list[str]) -> str:
         body = body[: to.start()]
     entity = owner or _target(plan, text[: match.start()] + " " + body)
     # "a status field with todo, doing and done": the values of an enum
-    body = re.sub(r"^([^\W\d_][\w ]*?)(?: field| column)?\s+(?:with|:|of)\s+(?:the\s+)?(?:values?\s+|options?\s+)?"
-                  r"([\w-]+(?:\s*,\s*[\w-]+)*\s*,?\s+(?:and|or)\s+[\w-]+)\s*$",
-                  lambda m: f"{m.group(1)} ({re.sub(r',? (?:and|or) ', ', ', m.group(2))})", body.strip())
+    body = re.sub(
+        r"^([^\W\d_][\w ]*?)(?: field| column)?\s+(?:with|:|of)\s+(?:the\s+)?(?:values?\s+|options?\s+)?"
+        r"([\w-]+(?:\s*,\s*[\w-]+)*\s*,?\s+(?:and|or)\s+[\w-]+)\s*$",
+        lambda m: f"{m.group(1)} ({re.sub(r',? (?:and|or) ', ', ', m.group(2))})",
+        body.strip(),
+    )
     entity_words = {entity.noun.lower(), entity.many.lower(), "them", "it", "each"}
     added = False
     for phrase in planner._phrases(body, entity_words):
-        words = [w for w in phrase.words if w not in {"field", "fields", "column", "option", "for", "to", "too", "also"}]
+        words = [
+            w
+            for w in phrase.words
+            if w not in {"field", "fields", "column", "option", "for", "to", "too", "also"}
+        ]
         if not words or len(words) > 3:
             continue
         phrase.words = words
@@ -676,8 +894,10 @@ def _add_field(plan: AppPlan, text: str, changes: list[str]) -> str:
         if len(entity.fields) >= planner.MAX_FIELDS:
             continue
         if new.format == "money":
-            new.currency = next((f.currency for e in plan.entities for f in e.fields if f.currency), None) or \
-                planner._LANG_CURRENCY[plan.lang]
+            new.currency = (
+                next((f.currency for e in plan.entities for f in e.fields if f.currency), None)
+                or planner._LANG_CURRENCY[plan.lang]
+            )
         target = plan.get(planner._pascal(words)) if len(words) <= 2 else None
         if target is not None and target is not entity:
             new = planner._reference(new.name, target, None, entity)
@@ -690,8 +910,29 @@ def _add_field(plan: AppPlan, text: str, changes: list[str]) -> str:
 def _looks_like_a_field(words: list[str], lang: str) -> bool:
     """A plain text field only when its words read as a thing's property: one or two nouns, no verbs
     or view words ("author", "serial number", not "kanban view", "newest first")."""
-    view_words = {"view", "first", "last", "newest", "oldest", "red", "green", "top", "bottom", "mode", "page",
-                  "screen", "button", "chart", "graph", "board", "layout", "order", "sorted", "way", "option"}
+    view_words = {
+        "view",
+        "first",
+        "last",
+        "newest",
+        "oldest",
+        "red",
+        "green",
+        "top",
+        "bottom",
+        "mode",
+        "page",
+        "screen",
+        "button",
+        "chart",
+        "graph",
+        "board",
+        "layout",
+        "order",
+        "sorted",
+        "way",
+        "option",
+    }
     if set(words) & view_words or len(words) > 2:
         return False
     return all(planner._is_noun(w) and w not in vocab.VERBS for w in words)

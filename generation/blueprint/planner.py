@@ -32,8 +32,16 @@ MAX_FIELDS = 10
 MAX_ENTITIES = 5
 RESERVED_FIELDS = {"id", "created_at", "updated_at"}
 # Formats on top of a JSON type (app.json "format"): what a person means by the field.
-FORMATS = {"email": "string", "phone": "string", "url": "string", "image": "string", "money": "number",
-           "percent": "number", "rating": "integer", "duration": "integer"}
+FORMATS = {
+    "email": "string",
+    "phone": "string",
+    "url": "string",
+    "image": "string",
+    "money": "number",
+    "percent": "number",
+    "rating": "integer",
+    "duration": "integer",
+}
 
 
 @dataclass
@@ -186,7 +194,11 @@ def plan_app(prompt: str, *, scope: bool = True) -> AppPlan:
         name = _app_name_for(text, entities)
     else:
         single = _plan_single(text, prompt, lang)
-        if single.name == "Item" and single.field("done") and (single.field("due_date") or single.field("priority")):
+        if (
+            single.name == "Item"
+            and single.field("done")
+            and (single.field("due_date") or single.field("priority"))
+        ):
             single.name, single.noun, single.many, single.app_name = "Task", "task", "tasks", "To-do list"
         entities, name = [single], single.app_name
     if lang != "en" and len(entities) == 1:
@@ -199,8 +211,14 @@ def plan_app(prompt: str, *, scope: bool = True) -> AppPlan:
         entity.many = languages.capitalise_noun(entity.many, lang)
         if lang == "de":
             entity.name = _pascal(_words(entity.noun))
-    plan = AppPlan(name=_sentence_case(name or "My app"), entities=entities, lang=lang, theme=theme,
-                   accent=accent, background=background)
+    plan = AppPlan(
+        name=_sentence_case(name or "My app"),
+        entities=entities,
+        lang=lang,
+        theme=theme,
+        accent=accent,
+        background=background,
+    )
     for f in (f for e in plan.entities for f in e.fields if f.format == "money"):
         f.currency = f.currency or _currency(raw, lang)
     _order_for_smoke(plan)
@@ -260,7 +278,9 @@ def _ascii_words(words: list[str]) -> list[str]:
 
 def _pascal(words: list[str]) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in _ascii_words(words))
-    return "N" + name if name[:1].isdigit() else name  # "3d print" -> N3dPrint: an identifier starts with a letter
+    return (
+        "N" + name if name[:1].isdigit() else name
+    )  # "3d print" -> N3dPrint: an identifier starts with a letter
 
 
 def _snake(words: list[str]) -> str:
@@ -270,7 +290,22 @@ def _snake(words: list[str]) -> str:
     return name[:40]
 
 
-_ACRONYMS = {"isbn", "sku", "url", "vin", "ean", "upc", "id", "pin", "iban", "vat", "rsvp", "dob", "gps", "ip"}
+_ACRONYMS = {
+    "isbn",
+    "sku",
+    "url",
+    "vin",
+    "ean",
+    "upc",
+    "id",
+    "pin",
+    "iban",
+    "vat",
+    "rsvp",
+    "dob",
+    "gps",
+    "ip",
+}
 
 
 def _label(name: str, unit: str | None = None) -> str:
@@ -295,7 +330,11 @@ def _is_noun(word: str) -> bool:
 _MARKERS = re.compile(
     "|".join(
         vocab.ATTRIBUTE_MARKERS
-        + [r"\b(?:should|must|will) (?:have|include|store|show|contain|record|track)\b", r":", r"\s[—–]\s|\s-\s"]
+        + [
+            r"\b(?:should|must|will) (?:have|include|store|show|contain|record|track)\b",
+            r":",
+            r"\s[—–]\s|\s-\s",
+        ]
     )
 )
 # After the first sentence, "I need their name, email..." lists fields too.
@@ -346,8 +385,15 @@ def _plan_single(text: str, prompt: str, lang: str) -> EntityPlan:
                     keyword = other
     noun_words, app_name = (None, None)
     each = re.search(r"\b(?:each|every) ([a-z]+)\b", text)
-    if each and lang == "en" and each.group(1) not in vocab.FILLER and each.group(1) not in vocab.VERBS and (
-        singularise(each.group(1)) in ENTITY_DEFAULTS or re.search(rf"\b{pluralise(each.group(1))}\b", text)
+    if (
+        each
+        and lang == "en"
+        and each.group(1) not in vocab.FILLER
+        and each.group(1) not in vocab.VERBS
+        and (
+            singularise(each.group(1)) in ENTITY_DEFAULTS
+            or re.search(rf"\b{pluralise(each.group(1))}\b", text)
+        )
     ):
         # "I keep losing track of custom cake orders ... each order has": the thing is what "each" names.
         noun = singularise(each.group(1))
@@ -402,7 +448,9 @@ def _plan_single(text: str, prompt: str, lang: str) -> EntityPlan:
         fields.append(FieldPlan("done", "boolean", "Done", default=False))
 
     fields = _with_title(fields, title_name)
-    return EntityPlan(name=entity, noun=noun, many=pluralise(noun), fields=fields[:MAX_FIELDS], app_name=app_name)
+    return EntityPlan(
+        name=entity, noun=noun, many=pluralise(noun), fields=fields[:MAX_FIELDS], app_name=app_name
+    )
 
 
 def _normalise(prompt: str) -> str:
@@ -421,8 +469,12 @@ def _normalise(prompt: str) -> str:
     text = re.sub(r"\bplus[ -]ones?\b", "plusone", text)
     text = re.sub(r"\b(\w+) flag\b", r"is \1", text)  # "a returned flag"
     # "rating out of five", "rating from 1 to 5": the scale says it is a rating, not part of its name
-    text = re.sub(r"\s*(?:\(\s*)?(?:out of|from|on a scale of)?\s*\b(?:1|one)\s*(?:-|–|to|/)\s*(?:5|five|10|ten)\b(?:\s*\))?"
-                  r"(?:\s*stars?)?|\s+out of (?:five|5|ten|10)\b", " ", text)
+    text = re.sub(
+        r"\s*(?:\(\s*)?(?:out of|from|on a scale of)?\s*\b(?:1|one)\s*(?:-|–|to|/)\s*(?:5|five|10|ten)\b(?:\s*\))?"
+        r"(?:\s*stars?)?|\s+out of (?:five|5|ten|10)\b",
+        " ",
+        text,
+    )
     text = re.sub(r"\bdate (?:i|we|it was|they) (\w+)", r"date \1", text)
     text = re.sub(r"\bwhat (?:we|i|they) (\w+) (on|about)\b", r"\1 \2 notes", text)
     return re.sub(r"[ \t]+", " ", text).strip()
@@ -585,9 +637,15 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
             else:
                 phrase.words.append(word)
         cleaned = _clean_phrase(phrase.words)
-        measured = phrase.unit is not None or cleaned[-1:] and cleaned[-1] in vocab.NUMBER_WORDS | vocab.INTEGER_WORDS
-        if not cleaned or not measured and (
-            " ".join(cleaned) in entity_words or cleaned[-1] in entity_words and len(cleaned) == 1
+        measured = (
+            phrase.unit is not None
+            or cleaned[-1:]
+            and cleaned[-1] in vocab.NUMBER_WORDS | vocab.INTEGER_WORDS
+        )
+        if (
+            not cleaned
+            or not measured
+            and (" ".join(cleaned) in entity_words or cleaned[-1] in entity_words and len(cleaned) == 1)
         ):
             continue  # "a list of books with books": the thing itself (a weight log's weight is kept)
         if len(cleaned) > 4:
@@ -615,8 +673,15 @@ _UI_WORDS = {
 
 def _clean_phrase(words: list[str]) -> list[str]:
     boolean = any(w in {"checkbox", "tickbox", "toggle", "switch"} for w in words) and len(words) > 1
-    words = [w for i, w in enumerate(words) if w not in _UI_WORDS and not (
-        re.fullmatch(r"[\d'-]+", w) and not (i == len(words) - 1 and i > 0 and w.isdigit() and len(w) <= 2))]
+    words = [
+        w
+        for i, w in enumerate(words)
+        if w not in _UI_WORDS
+        and not (
+            re.fullmatch(r"[\d'-]+", w)
+            and not (i == len(words) - 1 and i > 0 and w.isdigit() and len(w) <= 2)
+        )
+    ]
     if words and words[0] in {"whether", "if"}:
         boolean = True
         words = words[1:]
@@ -763,7 +828,9 @@ def _field(phrase: _Phrase, entity: str, lang: str = "en") -> FieldPlan:
     if unit in _DATE_UNITS:
         type_ = _DATE_UNITS[unit]
         unit = None
-    elif type_ == "enum" and values and {v.strip() for v in values} <= {"yes", "no", "y", "n", "true", "false"}:
+    elif (
+        type_ == "enum" and values and {v.strip() for v in values} <= {"yes", "no", "y", "n", "true", "false"}
+    ):
         type_, values = "boolean", None
     if name in RESERVED_FIELDS or not name:
         name = f"{_snake([entity.lower()])}_{name or 'value'}"
@@ -814,28 +881,68 @@ def _with_title(fields: list[FieldPlan], title_name: str) -> list[FieldPlan]:
             and (f.name in vocab.TITLE_NAMES | _FOREIGN_TITLES or f.name.endswith(("_name", "_title")))
         ):
             title = replace(
-                f, type="string", required=True, values=None, default=None, unit=None, format=None,
+                f,
+                type="string",
+                required=True,
+                values=None,
+                default=None,
+                unit=None,
+                format=None,
                 label=f.label.split(" (")[0],
             )
             return [title] + fields[:i] + fields[i + 1 :]
     return [FieldPlan(title_name, "string", _label(title_name), required=True)] + fields
 
 
-_UNITS = ("kg|kilograms?|grams?|g|lbs|km|kilometers?|kilometres?|miles|metres?|meters?|m|cm|hours|minutes|days|"
-          "weeks|litres?|liters?|ml|celsius|fahrenheit|euros?|dollars?|usd|eur|gbp")
-_DATE_UNITS = {"dateandtime": "datetime", "date": "date", "time": "datetime", "date_and_time": "datetime", "datetime": "datetime",
-               "date and time": "datetime"}
+_UNITS = (
+    "kg|kilograms?|grams?|g|lbs|km|kilometers?|kilometres?|miles|metres?|meters?|m|cm|hours|minutes|days|"
+    "weeks|litres?|liters?|ml|celsius|fahrenheit|euros?|dollars?|usd|eur|gbp"
+)
+_DATE_UNITS = {
+    "dateandtime": "datetime",
+    "date": "date",
+    "time": "datetime",
+    "date_and_time": "datetime",
+    "datetime": "datetime",
+    "date and time": "datetime",
+}
 _FOREIGN_TITLES = {"nom", "titre", "nombre", "titulo", "titel", "concepto", "name"}
 
 
 # --- Formats: what a person means by a field ---------------------------------------------------------
 
-_MONEY_WORDS = {"price", "cost", "amount", "fee", "salary", "budget", "total", "value", "balance", "revenue",
-                "income", "rent", "deposit", "charge", "tip", "pay", "spent", "spend", "fees", "rate", "buy-in"}
+_MONEY_WORDS = {
+    "price",
+    "cost",
+    "amount",
+    "fee",
+    "salary",
+    "budget",
+    "total",
+    "value",
+    "balance",
+    "revenue",
+    "income",
+    "rent",
+    "deposit",
+    "charge",
+    "tip",
+    "pay",
+    "spent",
+    "spend",
+    "fees",
+    "rate",
+    "buy-in",
+}
 _IMAGE_WORDS = {"photo", "image", "picture", "pic", "avatar", "cover", "logo", "thumbnail", "poster"}
 _DURATION_WORDS = {"duration", "length", "runtime", "estimate"}
-_CURRENCIES = [(r"€|\beuros?\b|\beur\b", "EUR"), (r"£|\bpounds?\b|\bgbp\b", "GBP"),
-               (r"\$|\bdollars?\b|\busd\b", "USD"), (r"¥|\byen\b", "JPY"), (r"\bfrancs?\b|\bchf\b", "CHF")]
+_CURRENCIES = [
+    (r"€|\beuros?\b|\beur\b", "EUR"),
+    (r"£|\bpounds?\b|\bgbp\b", "GBP"),
+    (r"\$|\bdollars?\b|\busd\b", "USD"),
+    (r"¥|\byen\b", "JPY"),
+    (r"\bfrancs?\b|\bchf\b", "CHF"),
+]
 _LANG_CURRENCY = {"en": "USD", "fr": "EUR", "es": "EUR", "de": "EUR"}
 
 
@@ -852,22 +959,34 @@ def _formatted(plan: FieldPlan, words: list[str]) -> FieldPlan:
     if plan.input in ("email", "tel", "url") and plan.type == "string":
         plan.format = {"email": "email", "tel": "phone", "url": "url"}[plan.input]
         plan.input = None
-    if set(words) & _IMAGE_WORDS and plan.type in ("string", "text") or (
-        plan.format == "url" and set(words) & _IMAGE_WORDS
+    if (
+        set(words) & _IMAGE_WORDS
+        and plan.type in ("string", "text")
+        or (plan.format == "url" and set(words) & _IMAGE_WORDS)
     ):
         plan.type, plan.format, plan.input = "string", "image", None
-    elif plan.type == "number" and (last in _MONEY_WORDS or words[0] in _MONEY_WORDS) and plan.unit in (
-        None, "$", "€", "£", "eur", "euros", "usd", "dollars", "in euros", "in dollars"):
+    elif (
+        plan.type == "number"
+        and (last in _MONEY_WORDS or words[0] in _MONEY_WORDS)
+        and plan.unit in (None, "$", "€", "£", "eur", "euros", "usd", "dollars", "in euros", "in dollars")
+    ):
         plan.format, plan.unit = "money", None
     elif plan.type in ("integer", "number") and last in {"rating", "stars", "valoracion"}:
         plan.type, plan.format, plan.unit = "integer", "rating", None
     elif plan.type == "number" and last in {"percent", "percentage", "pct"}:
         plan.format = "percent"
-    elif plan.type == "integer" and (plan.unit == "minutes" or last in _DURATION_WORDS) and plan.unit in (
-        None, "minutes", "mins", "min"):
+    elif (
+        plan.type == "integer"
+        and (plan.unit == "minutes" or last in _DURATION_WORDS)
+        and plan.unit in (None, "minutes", "mins", "min")
+    ):
         plan.format, plan.unit = "duration", None
-    elif plan.type in ("string", "number") and plan.input is None and plan.unit is None and last in {
-            "duration", "length", "estimate"}:
+    elif (
+        plan.type in ("string", "number")
+        and plan.input is None
+        and plan.unit is None
+        and last in {"duration", "length", "estimate"}
+    ):
         plan.type, plan.format = "integer", "duration"
     return plan
 
@@ -883,21 +1002,71 @@ def _currency(text: str, lang: str) -> str:
 
 COLOURS = {
     **vocab.ACCENTS,
-    "navy": "#000080", "maroon": "#800000", "linen": "#faf0e6", "white": "#ffffff", "beige": "#f5f5dc",
-    "ivory": "#fffff0", "cream": "#fffdd0", "olive": "#808000", "gold": "#b8860b", "silver": "#6b7280",
-    "lavender": "#e6e6fa", "mint": "#3eb489", "coral": "#ff7f50", "turquoise": "#0d9488", "magenta": "#c026d3",
-    "crimson": "#dc143c", "burgundy": "#800020", "charcoal": "#36454f", "lime": "#65a30d", "peach": "#ffdab9",
-    "khaki": "#c3b091", "tan": "#d2b48c", "snow": "#fffafa", "wheat": "#f5deb3", "azure": "#f0ffff",
-    "aliceblue": "#f0f8ff", "honeydew": "#f0fff0", "mintcream": "#f5fffa", "seashell": "#fff5ee",
-    "forest green": "#228b22", "dark green": "#166534", "dark blue": "#1e3a8a", "light blue": "#bfdbfe",
-    "light gray": "#e5e7eb", "light grey": "#e5e7eb", "dark gray": "#374151", "dark grey": "#374151",
-    "royal blue": "#4169e1", "sky blue": "#87ceeb", "steel blue": "#4682b4", "hot pink": "#ff69b4",
+    "navy": "#000080",
+    "maroon": "#800000",
+    "linen": "#faf0e6",
+    "white": "#ffffff",
+    "beige": "#f5f5dc",
+    "ivory": "#fffff0",
+    "cream": "#fffdd0",
+    "olive": "#808000",
+    "gold": "#b8860b",
+    "silver": "#6b7280",
+    "lavender": "#e6e6fa",
+    "mint": "#3eb489",
+    "coral": "#ff7f50",
+    "turquoise": "#0d9488",
+    "magenta": "#c026d3",
+    "crimson": "#dc143c",
+    "burgundy": "#800020",
+    "charcoal": "#36454f",
+    "lime": "#65a30d",
+    "peach": "#ffdab9",
+    "khaki": "#c3b091",
+    "tan": "#d2b48c",
+    "snow": "#fffafa",
+    "wheat": "#f5deb3",
+    "azure": "#f0ffff",
+    "aliceblue": "#f0f8ff",
+    "honeydew": "#f0fff0",
+    "mintcream": "#f5fffa",
+    "seashell": "#fff5ee",
+    "forest green": "#228b22",
+    "dark green": "#166534",
+    "dark blue": "#1e3a8a",
+    "light blue": "#bfdbfe",
+    "light gray": "#e5e7eb",
+    "light grey": "#e5e7eb",
+    "dark gray": "#374151",
+    "dark grey": "#374151",
+    "royal blue": "#4169e1",
+    "sky blue": "#87ceeb",
+    "steel blue": "#4682b4",
+    "hot pink": "#ff69b4",
     # French, Spanish, German
-    "blanc": "#ffffff", "noir": "#111827", "bleu marine": "#000080", "bordeaux": "#800000", "rouge": "#dc2626",
-    "vert": "#16a34a", "bleu": "#2563eb", "lin": "#faf0e6", "blanco": "#ffffff", "negro": "#111827",
-    "azul marino": "#000080", "granate": "#800000", "rojo": "#dc2626", "verde": "#16a34a", "azul": "#2563eb",
-    "weiß": "#ffffff", "weiss": "#ffffff", "schwarz": "#111827", "marineblau": "#000080", "weinrot": "#800000",
-    "rot": "#dc2626", "grün": "#16a34a", "blau": "#2563eb",
+    "blanc": "#ffffff",
+    "noir": "#111827",
+    "bleu marine": "#000080",
+    "bordeaux": "#800000",
+    "rouge": "#dc2626",
+    "vert": "#16a34a",
+    "bleu": "#2563eb",
+    "lin": "#faf0e6",
+    "blanco": "#ffffff",
+    "negro": "#111827",
+    "azul marino": "#000080",
+    "granate": "#800000",
+    "rojo": "#dc2626",
+    "verde": "#16a34a",
+    "azul": "#2563eb",
+    "weiß": "#ffffff",
+    "weiss": "#ffffff",
+    "schwarz": "#111827",
+    "marineblau": "#000080",
+    "weinrot": "#800000",
+    "rot": "#dc2626",
+    "grün": "#16a34a",
+    "blau": "#2563eb",
 }
 _COLOUR = "|".join(sorted((re.escape(c) for c in COLOURS), key=len, reverse=True))
 _BACKGROUND = re.compile(
@@ -924,9 +1093,9 @@ def colours_in(text: str) -> tuple[str | None, str | None, str]:
     match = _ACCENT.search(text)
     if match:
         accent = COLOURS[next(g for g in match.groups() if g)]
-    dark = re.search(r"\bdark (?:mode|theme|background)\b|\bdark\b(?! (?:blue|green|gray|grey|red))", text) or (
-        background is not None and _luminance(background) < 0.35
-    )
+    dark = re.search(
+        r"\bdark (?:mode|theme|background)\b|\bdark\b(?! (?:blue|green|gray|grey|red))", text
+    ) or (background is not None and _luminance(background) < 0.35)
     return accent, background, "dark" if dark else "light"
 
 
@@ -947,43 +1116,97 @@ def _luminance(hex_: str) -> float:
 # --- Scope: what the blueprint cannot write ------------------------------------------------------------
 
 _SCOPE = [
-    ("game", re.compile(r"\b(?:2048|tetris|sudoku|minesweeper|tic[- ]?tac[- ]?toe|pong|pac-?man|flappy|snake game|"
-                        r"wordle|platformer|arcade)\b|\bgame\b.*\b(?:tiles?|levels?|moves?|merg\w*|play\w*|board)\b|"
-                        r"\b(?:play|playing)\b.*\bgame\b"),
-     "a game scores board with players with a name, and scores with a player, points and a date"),
-    ("chess", re.compile(r"\bchess\b(?!.*\b(?:club|tracker|log|collection|league)\b)"),
-     "a chess club with members (name, rating) and games (white player, black player, result (white wins, "
-     "black wins, draw), date)"),
-    ("poker", re.compile(r"\b(?:poker|blackjack|casino|roulette)\b(?!.*\b(?:tracker|log|night)\b)"),
-     "a poker night tracker with players with a name, and sessions with a player, a buy-in, cash out and a date"),
-    ("chat", re.compile(r"\b(?:chat|messaging|messenger|instant messages?|direct messages?|video call\w*)\b"
-                        r"(?!.*\b(?:log|tracker)\b)"),
-     "a message board with channels (name, description) and messages (channel, author, text, posted at)"),
-    ("email", re.compile(r"\bemail (?:platform|client|service|app)\b|\bsend(?:ing)?\b.*\b(?:e-?mails?)\b.*\breceiv"),
-     "an email log with contacts (name, email) and emails (recipient, subject, body, sent on)"),
-    ("simulation", re.compile(r"\bsimulat\w*\b"),
-     "an experiment log with experiments (name, description) and runs (experiment, parameters, result, date)"),
-    ("calculator", re.compile(r"\b(?:calculator|unit converter|currency converter|converter)\b"),
-     "a calculation log: expression, result and date"),
-    ("timer", re.compile(r"\b(?:timer|stopwatch|pomodoro|countdown|alarm clock)\b"),
-     "a focus session log: task, minutes, date and completed"),
-    ("drawing", re.compile(r"\b(?:drawing|paint|painting|sketch\w*|whiteboard|photo editor|image editor)\b(?: app| tool| program| editor)?"),
-     "an artwork catalogue: title, medium, image URL and date"),
-    ("editor", re.compile(r"\b(?:markdown|code|text|rich text|document) editor\b|\blive preview\b"),
-     "a notes app: title, body, tags and last edited date"),
-    ("player", re.compile(r"\b(?:music|video|audio|mp3|podcast) player\b|\bstream(?:ing)? (?:music|video)\b"),
-     "a playlist manager with playlists with a name, and songs with a title, an artist, a playlist and a length"),
-    ("weather", re.compile(r"\bweather (?:forecast|app)\b|\bforecast for\b|\blive (?:stock|crypto) prices\b"),
-     "a weather journal: city, date, temperature and conditions"),
-    ("map", re.compile(r"\b(?:map|navigation|gps|route planner|directions)\b"),
-     "a list of places to visit: name, address, category and visited"),
-    ("quiz", re.compile(r"\bquiz (?:app|game)\b|\btake (?:a )?quiz\w*\b|\bflash ?cards? (?:game|app)\b"),
-     "a quiz bank with quizzes with a title, and questions with a quiz, a question, an answer and options"),
+    (
+        "game",
+        re.compile(
+            r"\b(?:2048|tetris|sudoku|minesweeper|tic[- ]?tac[- ]?toe|pong|pac-?man|flappy|snake game|"
+            r"wordle|platformer|arcade)\b|\bgame\b.*\b(?:tiles?|levels?|moves?|merg\w*|play\w*|board)\b|"
+            r"\b(?:play|playing)\b.*\bgame\b"
+        ),
+        "a game scores board with players with a name, and scores with a player, points and a date",
+    ),
+    (
+        "chess",
+        re.compile(r"\bchess\b(?!.*\b(?:club|tracker|log|collection|league)\b)"),
+        (
+            "a chess club with members (name, rating) and games (white player, black player, result (white wins, "
+            "black wins, draw), date)"
+        ),
+    ),
+    (
+        "poker",
+        re.compile(r"\b(?:poker|blackjack|casino|roulette)\b(?!.*\b(?:tracker|log|night)\b)"),
+        "a poker night tracker with players with a name, and sessions with a player, a buy-in, cash out and a date",
+    ),
+    (
+        "chat",
+        re.compile(
+            r"\b(?:chat|messaging|messenger|instant messages?|direct messages?|video call\w*)\b"
+            r"(?!.*\b(?:log|tracker)\b)"
+        ),
+        "a message board with channels (name, description) and messages (channel, author, text, posted at)",
+    ),
+    (
+        "email",
+        re.compile(
+            r"\bemail (?:platform|client|service|app)\b|\bsend(?:ing)?\b.*\b(?:e-?mails?)\b.*\breceiv"
+        ),
+        "an email log with contacts (name, email) and emails (recipient, subject, body, sent on)",
+    ),
+    (
+        "simulation",
+        re.compile(r"\bsimulat\w*\b"),
+        "an experiment log with experiments (name, description) and runs (experiment, parameters, result, date)",
+    ),
+    (
+        "calculator",
+        re.compile(r"\b(?:calculator|unit converter|currency converter|converter)\b"),
+        "a calculation log: expression, result and date",
+    ),
+    (
+        "timer",
+        re.compile(r"\b(?:timer|stopwatch|pomodoro|countdown|alarm clock)\b"),
+        "a focus session log: task, minutes, date and completed",
+    ),
+    (
+        "drawing",
+        re.compile(
+            r"\b(?:drawing|paint|painting|sketch\w*|whiteboard|photo editor|image editor)\b(?: app| tool| program| editor)?"
+        ),
+        "an artwork catalogue: title, medium, image URL and date",
+    ),
+    (
+        "editor",
+        re.compile(r"\b(?:markdown|code|text|rich text|document) editor\b|\blive preview\b"),
+        "a notes app: title, body, tags and last edited date",
+    ),
+    (
+        "player",
+        re.compile(r"\b(?:music|video|audio|mp3|podcast) player\b|\bstream(?:ing)? (?:music|video)\b"),
+        "a playlist manager with playlists with a name, and songs with a title, an artist, a playlist and a length",
+    ),
+    (
+        "weather",
+        re.compile(r"\bweather (?:forecast|app)\b|\bforecast for\b|\blive (?:stock|crypto) prices\b"),
+        "a weather journal: city, date, temperature and conditions",
+    ),
+    (
+        "map",
+        re.compile(r"\b(?:map|navigation|gps|route planner|directions)\b"),
+        "a list of places to visit: name, address, category and visited",
+    ),
+    (
+        "quiz",
+        re.compile(r"\bquiz (?:app|game)\b|\btake (?:a )?quiz\w*\b|\bflash ?cards? (?:game|app)\b"),
+        "a quiz bank with quizzes with a title, and questions with a quiz, a question, an answer and options",
+    ),
 ]
 # Tools that are not data apps: only when the prompt is not already about keeping records of them.
 _TOOL_SCOPES = {"calculator", "timer", "drawing", "editor", "player", "weather", "map", "quiz"}
-_RECORD_WORDS = re.compile(r"\b(?:track|log (?:my|each|every|all|the)|record|records|tracker|catalog\w*|collection|list of|keep a list|"
-                           r"manage|manager|inventory|journal|diary|history|database)\b")
+_RECORD_WORDS = re.compile(
+    r"\b(?:track|log (?:my|each|every|all|the)|record|records|tracker|catalog\w*|collection|list of|keep a list|"
+    r"manage|manager|inventory|journal|diary|history|database)\b"
+)
 
 
 def _scope(text: str) -> tuple[str, str] | None:
@@ -1003,19 +1226,92 @@ _CLAUSE = re.compile(
     r"connect|connects|connecting|record|records|store|stores|hold|holds|between)\b)"
 )
 # Words that may come before a clause's noun ("and loans with", "we organise races with").
-_LEADS = {"and", "with", "plus", "also", "then", "we", "i", "have", "has", "need", "want", "organise", "organize",
-          "log", "track", "manage", "keep", "a", "an", "the", "my", "our", "some", "each", "every", "their",
-          "its", "all", "through", "for", "of", "in", "on", "at", "by", "to"}
-_NOT_ENTITIES = {"fields", "field", "columns", "properties", "attributes", "features", "functionalities",
-                 "functions", "requirements", "options", "things", "items", "details", "info", "information",
-                 "data", "people", "users", "user", "it", "they", "each", "one", "ones", "this", "that", "app",
-                 "everything", "something", "list", "lists", "we", "i", "you"}
+_LEADS = {
+    "and",
+    "with",
+    "plus",
+    "also",
+    "then",
+    "we",
+    "i",
+    "have",
+    "has",
+    "need",
+    "want",
+    "organise",
+    "organize",
+    "log",
+    "track",
+    "manage",
+    "keep",
+    "a",
+    "an",
+    "the",
+    "my",
+    "our",
+    "some",
+    "each",
+    "every",
+    "their",
+    "its",
+    "all",
+    "through",
+    "for",
+    "of",
+    "in",
+    "on",
+    "at",
+    "by",
+    "to",
+}
+_NOT_ENTITIES = {
+    "fields",
+    "field",
+    "columns",
+    "properties",
+    "attributes",
+    "features",
+    "functionalities",
+    "functions",
+    "requirements",
+    "options",
+    "things",
+    "items",
+    "details",
+    "info",
+    "information",
+    "data",
+    "people",
+    "users",
+    "user",
+    "it",
+    "they",
+    "each",
+    "one",
+    "ones",
+    "this",
+    "that",
+    "app",
+    "everything",
+    "something",
+    "list",
+    "lists",
+    "we",
+    "i",
+    "you",
+}
 
 
 def _entity_noun(words: list[str], lang: str, *, strict: bool) -> tuple[list[str], str] | None:
     """(singular noun words, plural as written) if words name a thing, else None."""
-    words = [w for w in words if w not in vocab.FILLER and w not in _LEADS and w not in _FOREIGN_FILLER
-             and (w not in vocab.VERBS or w in ENTITY_DEFAULTS)]
+    words = [
+        w
+        for w in words
+        if w not in vocab.FILLER
+        and w not in _LEADS
+        and w not in _FOREIGN_FILLER
+        and (w not in vocab.VERBS or w in ENTITY_DEFAULTS)
+    ]
     if not words or words[-1] in _NOT_ENTITIES:
         return None
     last = words[-1]
@@ -1025,20 +1321,49 @@ def _entity_noun(words: list[str], lang: str, *, strict: bool) -> tuple[list[str
         return None  # "a recipe book with ...": the app, not a thing in it
     known = single in ENTITY_DEFAULTS
     plural = single != last
-    if lang == "en" and single in _FIELD_ONLY_WORDS and not (known and (plural or single not in _HELPERS | {"score"})):
+    if (
+        lang == "en"
+        and single in _FIELD_ONLY_WORDS
+        and not (known and (plural or single not in _HELPERS | {"score"}))
+    ):
         return None  # "a rating (low, high)" is a field; "scores with a player" and "a recipe has" are things
     if strict and not (known or plural or lang != "en"):
         return None
-    if len(words) > 1 and (words[-2] in _KNOWN_WORDS or words[-2] in vocab.APP_SUFFIXES
-                           or known and f"{words[-2]} {single}" not in ENTITY_DEFAULTS):
+    if len(words) > 1 and (
+        words[-2] in _KNOWN_WORDS
+        or words[-2] in vocab.APP_SUFFIXES
+        or known
+        and f"{words[-2]} {single}" not in ENTITY_DEFAULTS
+    ):
         words = words[-1:]
     words = words[-2:]
     return words[:-1] + [single], " ".join(words)
 
 
-_FIELD_ONLY_WORDS = (vocab.DATE_WORDS | vocab.DATETIME_WORDS | vocab.BOOLEAN_WORDS | vocab.TEXT_WORDS
-                     | {"status", "priority", "name", "title", "type", "level", "stage", "rating", "score", "time",
-                        "date", "price", "cost", "amount", "quantity", "value"}) - {"comment", "review", "message"}
+_FIELD_ONLY_WORDS = (
+    vocab.DATE_WORDS
+    | vocab.DATETIME_WORDS
+    | vocab.BOOLEAN_WORDS
+    | vocab.TEXT_WORDS
+    | {
+        "status",
+        "priority",
+        "name",
+        "title",
+        "type",
+        "level",
+        "stage",
+        "rating",
+        "score",
+        "time",
+        "date",
+        "price",
+        "cost",
+        "amount",
+        "quantity",
+        "value",
+    }
+) - {"comment", "review", "message"}
 _FOREIGN_FILLER = {"de", "d", "del", "des", "du", "von", "vom", "of"}
 
 
@@ -1082,12 +1407,18 @@ def _clauses(text: str, lang: str) -> list[_Clause]:
     clauses: list[_Clause] = []
     for i, clause in enumerate(found):
         end = found[i + 1].start if i + 1 < len(found) else len(flat)
-        body = flat[clause.fields_at:end].strip()
+        body = flat[clause.fields_at : end].strip()
         if flat[clause.fields_at - 1 : clause.fields_at] == "(":
-            body = _inside_parentheses(body)  # "members (name, phone) and loans": the parentheses hold its fields
+            body = _inside_parentheses(
+                body
+            )  # "members (name, phone) and loans": the parentheses hold its fields
         # The clause's own field text ends at the next clause's "and" / "," lead-in.
-        body = re.sub(r"(?:[,;]|\band\b|\s)*(?:\b(?:and|also|then|plus|a|an|the|my|our|some|each|every|we|i|"
-                      r"have|organi[sz]e)\b[\s,]*)*$", "", body)
+        body = re.sub(
+            r"(?:[,;]|\band\b|\s)*(?:\b(?:and|also|then|plus|a|an|the|my|our|some|each|every|we|i|"
+            r"have|organi[sz]e)\b[\s,]*)*$",
+            "",
+            body,
+        )
         if not re.search(r"[^\W_]", body):
             continue  # "clinic appointments: patients with ...": the app's name, not a clause
         same = next((c for c in clauses if c.noun == clause.noun), None)
@@ -1095,7 +1426,7 @@ def _clauses(text: str, lang: str) -> list[_Clause]:
             if clause.sentence:
                 same.text += ", " + body
             elif clauses:
-                clauses[-1].text += " " + flat[clause.start:end]
+                clauses[-1].text += " " + flat[clause.start : end]
             continue
         clause.text = body
         clauses.append(clause)
@@ -1116,7 +1447,7 @@ def _inside_parentheses(text: str) -> str:
 
 
 def _each_clause(text: str, lang: str) -> EntityPlan | None:
-    """"... each entry has the person's name, the week ..." : the one thing, read from its clause."""
+    """ "... each entry has the person's name, the week ..." : the one thing, read from its clause."""
     clauses = _clauses(text, lang)
     if len(clauses) == 1 and (clauses[0].each or clauses[0].sentence or lang != "en"):
         # "... each entry has ...", "A simple todo app. Tasks have a title ...", "Bibliothèque : des livres avec ..."
@@ -1157,9 +1488,14 @@ def _entity(noun: list[str], many: str, fields_text: str, lang: str) -> EntityPl
     default_fields, _ = ENTITY_DEFAULTS.get(noun_text, ENTITY_DEFAULTS.get(noun[-1], ((), ())))
     # Later sentences add fields only where they say so ("It would be great to add notes too").
     sentences = re.split(r"(?<=[^\W_)])[.!?](?:\s+|$)", fields_text)
-    fields_text = ", ".join(p for p in [sentences[0]] + [_split_at_marker(x, _LATER_MARKERS)[1] for x in sentences[1:]]
-                            if p.strip())
-    text = re.sub(r"\bbelong(?:s|ing)? to\b|\bis linked to\b|\bfor (?:a|an|one|each) (?=\w)", ", ", fields_text)
+    fields_text = ", ".join(
+        p
+        for p in [sentences[0]] + [_split_at_marker(x, _LATER_MARKERS)[1] for x in sentences[1:]]
+        if p.strip()
+    )
+    text = re.sub(
+        r"\bbelong(?:s|ing)? to\b|\bis linked to\b|\bfor (?:a|an|one|each) (?=\w)", ", ", fields_text
+    )
     text = re.sub(r"\b(?:with|linking|between|link|links)\b", ",", text)
     entity_words = {noun_text, many, noun[-1]}
     phrases = _phrases(text, entity_words) if text.strip() else []
@@ -1171,8 +1507,17 @@ def _entity(noun: list[str], many: str, fields_text: str, lang: str) -> EntityPl
 
 
 def _title_name(noun: str, lang: str) -> str:
-    titled = noun.split()[-1] in vocab.TITLED_NOUNS or noun in {"deal", "assignment", "job", "project", "talk",
-                                                                "article", "song", "course", "lesson"}
+    titled = noun.split()[-1] in vocab.TITLED_NOUNS or noun in {
+        "deal",
+        "assignment",
+        "job",
+        "project",
+        "talk",
+        "article",
+        "song",
+        "course",
+        "lesson",
+    }
     if lang == "fr":
         return "titre" if titled else "nom"
     return {"es": "nombre", "de": "name"}.get(lang, "title" if titled else "name")
@@ -1191,30 +1536,56 @@ def _add_titles(entities: list[EntityPlan], lang: str) -> None:
 
 
 def _distribute_dates(phrases: list[_Phrase]) -> list[_Phrase]:
-    """"check-in and check-out dates": both are dates, named without the word "dates"."""
+    """ "check-in and check-out dates": both are dates, named without the word "dates"."""
     out = list(phrases)
     for i, phrase in enumerate(out):
         if len(phrase.words) >= 2 and phrase.words[-1] in {"dates", "times"}:
-            suffix = "date" if phrase.words[-1] == "dates" else "time"
-            phrase.unit = phrase.unit or None
-            phrase.words = phrase.words[:-1]
-            phrase.values = None
-            out[i] = _Phrase(phrase.words, None, suffix)
+            kind = "date" if phrase.words[-1] == "dates" else "time"  # read back as a type (_DATE_UNITS)
+            out[i] = _Phrase(phrase.words[:-1], None, kind)
             if i > 0 and len(out[i - 1].words) <= 2 and not out[i - 1].unit:
-                out[i - 1] = _Phrase(out[i - 1].words, None, suffix)
+                out[i - 1] = _Phrase(out[i - 1].words, None, kind)
     return out
 
 
-_GERUNDS = {"commenting": ("comment", "comments"), "categorizing": ("category", "categories"),
-            "categorising": ("category", "categories"), "tagging": ("tag", "tags"),
-            "reviewing": ("review", "reviews"), "rating": ("rating", "ratings"), "booking": ("booking", "bookings"),
-            "apply": ("application", "applications"), "applying": ("application", "applications"),
-            "messaging": ("message", "messages"), "voting": ("vote", "votes"), "borrowing": ("loan", "loans"),
-            "lending": ("loan", "loans"), "enrolling": ("enrollment", "enrollments")}
+_GERUNDS = {
+    "commenting": ("comment", "comments"),
+    "categorizing": ("category", "categories"),
+    "categorising": ("category", "categories"),
+    "tagging": ("tag", "tags"),
+    "reviewing": ("review", "reviews"),
+    "rating": ("rating", "ratings"),
+    "booking": ("booking", "bookings"),
+    "apply": ("application", "applications"),
+    "applying": ("application", "applications"),
+    "messaging": ("message", "messages"),
+    "voting": ("vote", "votes"),
+    "borrowing": ("loan", "loans"),
+    "lending": ("loan", "loans"),
+    "enrolling": ("enrollment", "enrollments"),
+}
 
 
-_ACTION_WORDS = {"apply", "applies", "post", "posts", "posting", "register", "registers", "sell", "sells", "assign",
-                 "assigns", "publish", "publishes", "comment", "comments", "review", "reviews", "book", "invite"}
+_ACTION_WORDS = {
+    "apply",
+    "applies",
+    "post",
+    "posts",
+    "posting",
+    "register",
+    "registers",
+    "sell",
+    "sells",
+    "assign",
+    "assigns",
+    "publish",
+    "publishes",
+    "comment",
+    "comments",
+    "review",
+    "reviews",
+    "book",
+    "invite",
+}
 
 
 def _scan_text(text: str) -> str:
@@ -1224,10 +1595,16 @@ def _scan_text(text: str) -> str:
 
     def is_thing(item: str) -> bool:
         words = _words(item)
-        return 0 < len(words) <= 2 and singularise(words[-1]) in ENTITY_DEFAULTS and singularise(words[-1]) != words[-1]
+        return (
+            0 < len(words) <= 2
+            and singularise(words[-1]) in ENTITY_DEFAULTS
+            and singularise(words[-1]) != words[-1]
+        )
 
     def is_action(item: str) -> bool:
-        return any(w.endswith("ing") and len(w) > 5 or w in vocab.VERBS or w in _ACTION_WORDS for w in _words(item))
+        return any(
+            w.endswith("ing") and len(w) > 5 or w in vocab.VERBS or w in _ACTION_WORDS for w in _words(item)
+        )
 
     parts = []
     for sentence in re.split(r"[.;!?\n]", text):
@@ -1235,7 +1612,7 @@ def _scan_text(text: str) -> str:
         if not marker:
             parts.append(sentence)
             continue
-        items = [i.strip() for i in re.split(r",|\band\b", sentence[marker.end():]) if i.strip()]
+        items = [i.strip() for i in re.split(r",|\band\b", sentence[marker.end() :]) if i.strip()]
         if items and all(is_thing(i) or is_action(i) for i in items):
             parts.append(sentence)
         else:
@@ -1252,8 +1629,14 @@ def _named_things(text: str, lang: str) -> list[tuple[list[str], str]]:
     words = _words(_scan_text(text))
     for i, word in enumerate(words):
         pair = f"{words[i - 1]} {word}" if i else word
-        if word in _GERUNDS and (word != "rating" or (i + 1 < len(words) and words[i + 1] not in {"of", "1", "from"}
-                                                        and singularise(words[i + 1]) in ENTITY_DEFAULTS)):
+        if word in _GERUNDS and (
+            word != "rating"
+            or (
+                i + 1 < len(words)
+                and words[i + 1] not in {"of", "1", "from"}
+                and singularise(words[i + 1]) in ENTITY_DEFAULTS
+            )
+        ):
             noun, many = _GERUNDS[word]
             found.append((i, [noun], many))
             continue
@@ -1277,20 +1660,31 @@ def _named_things(text: str, lang: str) -> list[tuple[list[str], str]]:
     return out[:MAX_ENTITIES]
 
 
-_SYNONYM_PAIRS = {"job listing": "job", "job listings": "job", "team member": "member", "team members": "member",
-                  "blog post": "article", "blog posts": "article"}
+_SYNONYM_PAIRS = {
+    "job listing": "job",
+    "job listings": "job",
+    "team member": "member",
+    "team members": "member",
+    "blog post": "article",
+    "blog posts": "article",
+}
 
 
 def _fields_text_for(text: str, many: str, noun: list[str]) -> str:
     """The fields a prompt gives a thing it names in passing: "create events with a date and venue"."""
     for word in {many, " ".join(noun), *[k for k, v in _SYNONYM_PAIRS.items() if v == noun[-1]]}:
-        match = re.search(rf"\b{re.escape(word)}\s+(?:with|having|including)\s+(.+?)(?:[.;!?]|,\s*(?:and\s+)?\w+ing\b|$)", text)
+        match = re.search(
+            rf"\b{re.escape(word)}\s+(?:with|having|including)\s+(.+?)(?:[.;!?]|,\s*(?:and\s+)?\w+ing\b|$)",
+            text,
+        )
         if match:
             return match.group(1)
     return ""
 
 
-_STRAY = re.compile(r"\b(?:setting|tracking|adding|recording)\s+(?:the\s+|a\s+)?([a-z]+(?: (?!and\b)[a-z]+)?)\b")
+_STRAY = re.compile(
+    r"\b(?:setting|tracking|adding|recording)\s+(?:the\s+|a\s+)?([a-z]+(?: (?!and\b)[a-z]+)?)\b"
+)
 
 
 def _stray_fields(text: str, entities: list[EntityPlan], lang: str) -> list[FieldPlan]:
@@ -1298,9 +1692,13 @@ def _stray_fields(text: str, entities: list[EntityPlan], lang: str) -> list[Fiel
     out = []
     for match in _STRAY.finditer(text):
         words = [singularise(w) for w in match.group(1).split() if w not in {"task", "their"}]
-        if words and words[-1] in _KNOWN_WORDS and not any(e.noun == words[-1] for e in entities):
-            if not any(e.field(_snake(words)) for e in entities):
-                out.append(_field(_Phrase(words), entities[0].name, lang))
+        if (
+            words
+            and words[-1] in _KNOWN_WORDS
+            and not any(e.noun == words[-1] for e in entities)
+            and not any(e.field(_snake(words)) for e in entities)
+        ):
+            out.append(_field(_Phrase(words), entities[0].name, lang))
     return out
 
 
@@ -1336,22 +1734,76 @@ def _link(entities: list[EntityPlan], text: str, lang: str) -> None:
 
 _HELPERS = {"comment", "rating", "review", "category", "tag", "vote"}
 # A record that only means something with its parent goes with it; anything else stops the delete.
-_CASCADE = {"comment", "rating", "review", "grade", "ingredient", "setlist entry", "lesson", "vote", "score",
-            "message", "run", "session", "registration", "ticket", "booking", "loan", "donation", "vet visit",
-            "application", "appointment", "task", "emprunt"}
+_CASCADE = {
+    "comment",
+    "rating",
+    "review",
+    "grade",
+    "ingredient",
+    "setlist entry",
+    "lesson",
+    "vote",
+    "score",
+    "message",
+    "run",
+    "session",
+    "registration",
+    "ticket",
+    "booking",
+    "loan",
+    "donation",
+    "vet visit",
+    "application",
+    "appointment",
+    "task",
+    "emprunt",
+}
 
 
 def _reference(name: str, target: EntityPlan, label: str | None, owner: EntityPlan) -> FieldPlan:
-    return FieldPlan(name=name or _snake([target.noun]), type="reference",
-                     label=label or _label(target.noun if target.noun[:1].isupper() else target.noun),
-                     ref=target.name, on_delete="cascade" if owner.noun in _CASCADE else "refuse")
+    return FieldPlan(
+        name=name or _snake([target.noun]),
+        type="reference",
+        label=label or _label(target.noun),
+        ref=target.name,
+        on_delete="cascade" if owner.noun in _CASCADE else "refuse",
+    )
 
 
 def _app_name_for(text: str, entities: list[EntityPlan]) -> str:
     head = re.split(r"[:.\n]|\bwith\b|\(", text, maxsplit=1)[0]
-    words = [w for w in _words(head) if w not in vocab.FILLER and w not in vocab.VERBS
-             and w not in {"i", "we", "app", "application", "help", "me", "build", "create", "make", "want", "need",
-                           "to", "for", "our", "my", "a", "an", "the", "and", "their", "its", "de", "la"}]
+    words = [
+        w
+        for w in _words(head)
+        if w not in vocab.FILLER
+        and w not in vocab.VERBS
+        and w
+        not in {
+            "i",
+            "we",
+            "app",
+            "application",
+            "help",
+            "me",
+            "build",
+            "create",
+            "make",
+            "want",
+            "need",
+            "to",
+            "for",
+            "our",
+            "my",
+            "a",
+            "an",
+            "the",
+            "and",
+            "their",
+            "its",
+            "de",
+            "la",
+        }
+    ]
     if words and len(words) <= 4:
         return " ".join(words)
     return " & ".join(e.many for e in entities[:3])
@@ -1448,10 +1900,17 @@ def plan_to_spec(plan: AppPlan) -> dict:
         "lang": plan.lang,
         "entities": [
             {
-                "name": e.name, "one": e.noun, "many": e.many,
+                "name": e.name,
+                "one": e.noun,
+                "many": e.many,
                 "fields": [_field_spec(f) for f in e.fields],
-                "sort": list(e.sort) if e.sort else None, "filters": e.filters, "group": e.group,
-                "stats": e.stats, "rollups": e.rollups, "highlights": e.highlights, "chart": e.chart,
+                "sort": list(e.sort) if e.sort else None,
+                "filters": e.filters,
+                "group": e.group,
+                "stats": e.stats,
+                "rollups": e.rollups,
+                "highlights": e.highlights,
+                "chart": e.chart,
             }
             for e in plan.entities
         ],
@@ -1481,18 +1940,37 @@ def plan_from_spec(spec: dict) -> AppPlan | None:
         entities = []
         for e in spec["entities"]:
             fields = [
-                FieldPlan(name=f["name"], type=f["type"], label=f["label"], required=bool(f.get("required")),
-                          values=f.get("values"), default=f.get("default"), unit=f.get("unit"), input=f.get("input"),
-                          format=f.get("format"), currency=f.get("currency"), ref=f.get("ref"),
-                          on_delete=f.get("on_delete"))
+                FieldPlan(
+                    name=f["name"],
+                    type=f["type"],
+                    label=f["label"],
+                    required=bool(f.get("required")),
+                    values=f.get("values"),
+                    default=f.get("default"),
+                    unit=f.get("unit"),
+                    input=f.get("input"),
+                    format=f.get("format"),
+                    currency=f.get("currency"),
+                    ref=f.get("ref"),
+                    on_delete=f.get("on_delete"),
+                )
                 for f in e["fields"]
             ]
-            entities.append(EntityPlan(
-                name=e["name"], noun=e["one"], many=e["many"], fields=fields,
-                sort=tuple(e["sort"]) if e.get("sort") else None, filters=list(e.get("filters") or []),
-                group=e.get("group"), stats=list(e.get("stats") or []), rollups=list(e.get("rollups") or []),
-                highlights=list(e.get("highlights") or []), chart=e.get("chart"),
-            ))
+            entities.append(
+                EntityPlan(
+                    name=e["name"],
+                    noun=e["one"],
+                    many=e["many"],
+                    fields=fields,
+                    sort=tuple(e["sort"]) if e.get("sort") else None,
+                    filters=list(e.get("filters") or []),
+                    group=e.get("group"),
+                    stats=list(e.get("stats") or []),
+                    rollups=list(e.get("rollups") or []),
+                    highlights=list(e.get("highlights") or []),
+                    chart=e.get("chart"),
+                )
+            )
         if not entities or not all(re.fullmatch(r"[A-Z][A-Za-z0-9]*", e.name) and e.fields for e in entities):
             return None
         return AppPlan(name=str(spec["name"]), entities=entities, lang=spec.get("lang") or "en")
@@ -1508,10 +1986,20 @@ def plan_from_app_json(data: dict) -> AppPlan | None:
         for entity, spec in data["entities"].items():
             fields = []
             for name, f in spec["fields"].items():
-                fields.append(FieldPlan(
-                    name=name, type=f.get("type", "string"), label=_label(name), required=bool(f.get("required")),
-                    values=f.get("values"), default=f.get("default"), format=f.get("format"),
-                    currency=f.get("currency"), ref=f.get("entity"), on_delete=f.get("on_delete")))
+                fields.append(
+                    FieldPlan(
+                        name=name,
+                        type=f.get("type", "string"),
+                        label=_label(name),
+                        required=bool(f.get("required")),
+                        values=f.get("values"),
+                        default=f.get("default"),
+                        format=f.get("format"),
+                        currency=f.get("currency"),
+                        ref=f.get("entity"),
+                        on_delete=f.get("on_delete"),
+                    )
+                )
             if not fields or not re.fullmatch(r"[A-Z][A-Za-z0-9]*", entity):
                 return None
             title = next((f for f in fields if f.required and f.type == "string"), None)
@@ -1535,16 +2023,24 @@ def describe_type(f: FieldPlan) -> str:
     if f.type == "reference":
         return f"a link to {f.ref}"
     words = {
-        "string": "text", "text": "long text", "number": "number", "integer": "whole number",
-        "boolean": "yes/no", "date": "date", "datetime": "date and time", "email": "email",
-        "phone": "phone number", "url": "web address", "image": "image URL", "money": f"money in {f.currency}",
-        "percent": "percentage", "rating": "1–5 stars", "duration": "duration",
+        "string": "text",
+        "text": "long text",
+        "number": "number",
+        "integer": "whole number",
+        "boolean": "yes/no",
+        "date": "date",
+        "datetime": "date and time",
+        "email": "email",
+        "phone": "phone number",
+        "url": "web address",
+        "image": "image URL",
+        "money": f"money in {f.currency}",
+        "percent": "percentage",
+        "rating": "1–5 stars",
+        "duration": "duration",
     }
     unit = f" in {f.unit}" if f.unit else ""
     return words.get(f.format or f.type, f.type) + unit
-
-
-_describe_type = describe_type
 
 
 def describe_fields(entity: EntityPlan, lang: str = "en") -> str:
@@ -1552,7 +2048,9 @@ def describe_fields(entity: EntityPlan, lang: str = "en") -> str:
     for f in entity.fields:
         req = ", required" if f.required and lang == "en" else ""
         label = f.label.split(" (")[0]
-        parts.append(f"{label.lower() if lang == 'en' else label} ({describe_type(f)}{req})" if lang == "en" else label)
+        parts.append(
+            f"{label.lower() if lang == 'en' else label} ({describe_type(f)}{req})" if lang == "en" else label
+        )
     if len(parts) == 1:
         return parts[0]
     joiner = {"en": " and ", "fr": " et ", "es": " y ", "de": " und "}[lang]

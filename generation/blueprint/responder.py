@@ -63,8 +63,14 @@ def _follow_up(
             if added:
                 rest = [f for f in entity.fields[1:] if f not in added]
                 entity.fields = [entity.fields[0], *added, *rest]
-    new_style = replace(style, theme=plan.theme, accent=plan.accent or style.accent, background=plan.background,
-                        layout=plan.layout or style.layout, density=plan.density or style.density)
+    new_style = replace(
+        style,
+        theme=plan.theme,
+        accent=plan.accent or style.accent,
+        background=plan.background,
+        layout=plan.layout or style.layout,
+        density=plan.density or style.density,
+    )
     # An app this writer did not write (no SPEC): every file that differs is written in its form.
     before = writer.as_written(writer.write_app(old_plan, style)) if old_plan.from_spec else dict(files)
     after = writer.as_written(writer.write_app(plan, new_style))

@@ -104,7 +104,9 @@ def read_app(files: dict[str, str]) -> tuple[AppPlan, Style] | None:
     style = Style(
         accent=plan.accent or fallback.accent,
         theme=plan.theme,
-        density=saved.get("density") if saved.get("density") in ("comfortable", "compact") else fallback.density,
+        density=saved.get("density")
+        if saved.get("density") in ("comfortable", "compact")
+        else fallback.density,
         layout=plan.layout or fallback.layout,
         radius=saved.get("radius") if isinstance(saved.get("radius"), int) else fallback.radius,
         heading=taglines.index(tagline) if tagline in taglines else fallback.heading,
@@ -139,13 +141,21 @@ def write_app(plan: AppPlan, style: Style) -> dict[str, str]:
 
 # CSS rules that only an app using the feature needs (selectors as they start).
 _FEATURE_CSS = {
-    "nav": (".sections",), "figures": (".figure",), "chart": (".chart",), "board": (".board", ".column"),
-    "stars": (".stars", ".star"), "refs": (".related",), "filters": (".range",), "highlights": (".is-lit",),
+    "nav": (".sections",),
+    "figures": (".figure",),
+    "chart": (".chart",),
+    "board": (".board", ".column"),
+    "stars": (".stars", ".star"),
+    "refs": (".related",),
+    "filters": (".range",),
+    "highlights": (".is-lit",),
 }
 
 
 def _prune_css(css: str, used: set[str]) -> str:
-    dropped = tuple(s for feature, selectors in _FEATURE_CSS.items() if feature not in used for s in selectors)
+    dropped = tuple(
+        s for feature, selectors in _FEATURE_CSS.items() if feature not in used for s in selectors
+    )
     blocks = css.split("\n\n")
     kept = [b for b in blocks if not (dropped and b.lstrip().startswith(dropped) and "{" in b)]
     return "\n\n".join(kept)
@@ -204,9 +214,14 @@ def describe_app(plan: AppPlan) -> str:
         for f in child.fields:
             parent = plan.get(f.ref) if f.ref else None
             if parent is not None:
-                lines.append(words["links"].format(child=child.many[:1].upper() + child.many[1:],
-                                                   parent=parent.many, parent_one=parent.noun,
-                                                   child_many=child.many))
+                lines.append(
+                    words["links"].format(
+                        child=child.many[:1].upper() + child.many[1:],
+                        parent=parent.many,
+                        parent_one=parent.noun,
+                        child_many=child.many,
+                    )
+                )
     return " ".join(lines)
 
 
@@ -283,14 +298,30 @@ export function deleteRecord(entity, id) {
 """
 
 _TAGLINES = {
-    "en": ["Add {many} below; everything is saved automatically.", "Keep track of your {many} in one place.",
-           "A simple home for your {many}.", "Everything about your {many}, saved as you go."],
-    "fr": ["Ajoutez vos {many} ci-dessous ; tout est enregistré.", "Tous vos {many} au même endroit.",
-           "Un endroit simple pour vos {many}.", "Vos {many}, enregistrés au fur et à mesure."],
-    "es": ["Añade tus {many} abajo; todo se guarda solo.", "Todos tus {many} en un solo sitio.",
-           "Un lugar sencillo para tus {many}.", "Tus {many}, guardados sobre la marcha."],
-    "de": ["Füge unten {many} hinzu; alles wird gespeichert.", "Alle {many} an einem Ort.",
-           "Ein einfacher Ort für {many}.", "{many}, gespeichert während du arbeitest."],
+    "en": [
+        "Add {many} below; everything is saved automatically.",
+        "Keep track of your {many} in one place.",
+        "A simple home for your {many}.",
+        "Everything about your {many}, saved as you go.",
+    ],
+    "fr": [
+        "Ajoutez vos {many} ci-dessous ; tout est enregistré.",
+        "Tous vos {many} au même endroit.",
+        "Un endroit simple pour vos {many}.",
+        "Vos {many}, enregistrés au fur et à mesure.",
+    ],
+    "es": [
+        "Añade tus {many} abajo; todo se guarda solo.",
+        "Todos tus {many} en un solo sitio.",
+        "Un lugar sencillo para tus {many}.",
+        "Tus {many}, guardados sobre la marcha.",
+    ],
+    "de": [
+        "Füge unten {many} hinzu; alles wird gespeichert.",
+        "Alle {many} an einem Ort.",
+        "Ein einfacher Ort für {many}.",
+        "{many}, gespeichert während du arbeitest.",
+    ],
 }
 
 
@@ -305,7 +336,12 @@ def _tagline(plan: AppPlan, heading: int) -> str:
 
 def spec_js(spec: dict) -> str:
     """The SPEC constant: valid JSON, one field (and one list option) a line, so edits stay small."""
-    lines = ["const SPEC = {", f'  "name": {_js(spec["name"])},', f'  "lang": {_js(spec["lang"])},', '  "entities": [']
+    lines = [
+        "const SPEC = {",
+        f'  "name": {_js(spec["name"])},',
+        f'  "lang": {_js(spec["lang"])},',
+        '  "entities": [',
+    ]
     for i, e in enumerate(spec["entities"]):
         lines.append("    {")
         lines.append(f'      "name": {_js(e["name"])}, "one": {_js(e["one"])}, "many": {_js(e["many"])},')
@@ -322,12 +358,14 @@ def spec_js(spec: dict) -> str:
 
 
 def _app_jsx(plan: AppPlan, style: Style) -> str:
-    constants = "\n".join([
-        spec_js(planner.plan_to_spec(plan)),
-        f"const TEXT = {_js(languages.UI[plan.lang])};",
-        f"const TAGLINE = {_js(_tagline(plan, style.heading))};",
-        f"const DELETE_TEXT = {_js(languages.UI[plan.lang]['delete'] if style.delete_text != '×' else '×')};",
-    ])
+    constants = "\n".join(
+        [
+            spec_js(planner.plan_to_spec(plan)),
+            f"const TEXT = {_js(languages.UI[plan.lang])};",
+            f"const TAGLINE = {_js(_tagline(plan, style.heading))};",
+            f"const DELETE_TEXT = {_js(languages.UI[plan.lang]['delete'] if style.delete_text != '×' else '×')};",
+        ]
+    )
     template = _select(APP_JSX, features(plan))
     return template.replace("__CONSTANTS__", constants).replace("__LAYOUT__", _js(style.layout))
 
@@ -916,12 +954,14 @@ def _styles_css(style: Style) -> str:
     gap = {"comfortable": ("1rem", "1.5rem"), "compact": ("0.6rem", "1rem")}[style.density]
     if style.background is not None:
         dark = planner._luminance(style.background) < 0.45
-        surface = "color-mix(in srgb, var(--bg) 88%, white)" if dark else "color-mix(in srgb, var(--bg) 35%, white)"
-        colours = f"""  color-scheme: {'dark' if dark else 'light'};
+        surface = (
+            "color-mix(in srgb, var(--bg) 88%, white)" if dark else "color-mix(in srgb, var(--bg) 35%, white)"
+        )
+        colours = f"""  color-scheme: {"dark" if dark else "light"};
   --bg: {style.background};
   --surface: {surface};
-  --text: {'#f1f5f9' if dark else '#1f2937'};
-  --muted: {'#cbd5e1' if dark else '#4b5563'};
+  --text: {"#f1f5f9" if dark else "#1f2937"};
+  --muted: {"#cbd5e1" if dark else "#4b5563"};
   --border: color-mix(in srgb, var(--text) 18%, transparent);
   --input: {surface};"""
     elif style.theme == "dark":
@@ -940,8 +980,15 @@ def _styles_css(style: Style) -> str:
   --muted: #6b7280;
   --border: #e5e7eb;
   --input: #ffffff;"""
-    marker = json.dumps({"accent": style.accent, "theme": style.theme, "background": style.background,
-                         "radius": style.radius, "density": style.density})
+    marker = json.dumps(
+        {
+            "accent": style.accent,
+            "theme": style.theme,
+            "background": style.background,
+            "radius": style.radius,
+            "density": style.density,
+        }
+    )
     return f"""/* kiln-blueprint: {marker} */
 :root {{
 {colours}

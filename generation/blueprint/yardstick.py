@@ -36,8 +36,12 @@ def _find_field(fields: dict, name: str) -> str | None:
     if name in fields:
         return name
     for actual in fields:
-        if (actual.startswith(name + "_") or actual.endswith("_" + name) or name.startswith(actual + "_")
-                or name.endswith("_" + actual)):
+        if (
+            actual.startswith(name + "_")
+            or actual.endswith("_" + name)
+            or name.startswith(actual + "_")
+            or name.endswith("_" + actual)
+        ):
             return actual
     return None
 
@@ -45,7 +49,9 @@ def _find_field(fields: dict, name: str) -> str | None:
 def check_prompt(case: dict, app_json: dict, explanation: str) -> list[str]:
     """What is wrong with an app for a yardstick prompt ([] = right entities, fields and links)."""
     problems = []
-    entities = {name: (spec or {}).get("fields") or {} for name, spec in (app_json.get("entities") or {}).items()}
+    entities = {
+        name: (spec or {}).get("fields") or {} for name, spec in (app_json.get("entities") or {}).items()
+    }
     for names, fields in case["entities"].items():
         entity = next((n for n in names.split("|") if n in entities), None)  # "Feedback|CustomerFeedback"
         if entity is None:
@@ -80,7 +86,9 @@ def check_style(case: dict, plan: planner.AppPlan) -> list[str]:
     return problems
 
 
-def check_follow_up(case: dict, before: planner.AppPlan, after: planner.AppPlan | None, reply: str) -> list[str]:
+def check_follow_up(
+    case: dict, before: planner.AppPlan, after: planner.AppPlan | None, reply: str
+) -> list[str]:
     """What is wrong with a follow-up's result ([] = the expected change is in the app, nothing junk)."""
     expect = case["expect"]
     if expect.get("refused"):
@@ -121,12 +129,14 @@ def check_follow_up(case: dict, before: planner.AppPlan, after: planner.AppPlan 
                 continue
             ok = {
                 "sort": lambda e, v: e.sort == (v[1], v[2]),
-                "filter": lambda e, v: any(f["field"] == v[1] and (len(v) < 3 or f.get("value") == v[2])
-                                           for f in e.filters),
+                "filter": lambda e, v: any(
+                    f["field"] == v[1] and (len(v) < 3 or f.get("value") == v[2]) for f in e.filters
+                ),
                 "group": lambda e, v: e.group == v[1],
                 "stat": lambda e, v: any(s["op"] == v[1] and s.get("field") == v[2] for s in e.stats),
-                "rollup": lambda e, v: any(r["op"] == v[1] and r["entity"] == v[2] and r.get("field") == v[3]
-                                           for r in e.rollups),
+                "rollup": lambda e, v: any(
+                    r["op"] == v[1] and r["entity"] == v[2] and r.get("field") == v[3] for r in e.rollups
+                ),
                 "highlight": lambda e, v: any(h["field"] == v[1] for h in e.highlights),
                 "chart": lambda e, v: e.chart == {"field": v[1], "by": v[2]},
                 "required": lambda e, v: bool(e.field(v[1]) and e.field(v[1]).required),
@@ -152,8 +162,12 @@ def junk_fields(case: dict, before: planner.AppPlan, after: planner.AppPlan) -> 
                 out.append(f"junk entity {entity.name}")
             continue
         for f in entity.fields:
-            if old.field(f.name) is None and (entity.name, f.name) not in expected and not any(
-                e == entity.name and (f.name.startswith(n) or n.startswith(f.name)) for e, n in expected
+            if (
+                old.field(f.name) is None
+                and (entity.name, f.name) not in expected
+                and not any(
+                    e == entity.name and (f.name.startswith(n) or n.startswith(f.name)) for e, n in expected
+                )
             ):
                 out.append(f"junk field {entity.name}.{f.name}")
     return out

@@ -13,7 +13,9 @@ def test_a_sample_of_the_yardstick_builds_passes_the_smoke_test_and_shows_what_w
     call_command("check_blueprint_apps", "--sample", "4")  # raises CommandError when any app does not work
 
     out = capsys.readouterr().out
-    assert "built and smoke-tested: 6 of 6" in out  # 4 prompts and 2 of 3 follow-ups (a refusal changes nothing)
+    assert (
+        "built and smoke-tested: 6 of 6" in out
+    )  # 4 prompts and 2 of 3 follow-ups (a refusal changes nothing)
     assert "prompts right: 4/4" in out and "junk fields: 0" in out
     assert "the page shows" not in out  # every expected entity and field was on the page
     assert not Project.objects.exists()  # the check cleans up after itself

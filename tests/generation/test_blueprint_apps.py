@@ -111,7 +111,9 @@ def test_several_things_become_linked_entities():
         "a book, a member and a due date"
     )
 
-    entities = {name: {f: kind_of(spec) for f, spec in e["fields"].items()} for name, e in app["entities"].items()}
+    entities = {
+        name: {f: kind_of(spec) for f, spec in e["fields"].items()} for name, e in app["entities"].items()
+    }
     assert entities == {
         "Book": {"title": "string", "author": "string", "isbn": "string"},
         "Member": {"name": "string", "email": "email"},
@@ -143,19 +145,33 @@ def test_types_people_mean():
     assert kinds["price"] == "money" and spec["fields"]["price"]["currency"] == "EUR"
     assert kinds["photo_url"] == "image" and kinds["rating"] == "rating" and kinds["website"] == "url"
     assert kinds["discount_percentage"] == "percent" and kinds["duration"] == "duration"
-    assert kinds["launch_date_and_time"] == "datetime" and kinds.get("in_stock", kinds.get("stock")) == "boolean"
+    assert (
+        kinds["launch_date_and_time"] == "datetime" and kinds.get("in_stock", kinds.get("stock")) == "boolean"
+    )
     assert spec["fields"]["rating"]["min"] == 1 and spec["fields"]["rating"]["max"] == 5
 
 
 @pytest.mark.parametrize(
     "prompt, entity, labels, said",
     [
-        ("je veux une application pour gérer mes plantes: nom, fréquence d'arrosage, dernière date d'arrosage",
-         "Plante", ["Fréquence d'arrosage", "Dernière date d'arrosage"], "J'ai créé"),
-        ("quiero una aplicación para mis recetas con nombre, ingredientes, tiempo de preparación y dificultad",
-         "Receta", ["Tiempo de preparación", "Dificultad"], "He creado"),
-        ("Eine Aufgabenliste mit Titel, Fälligkeitsdatum, Priorität und erledigt",
-         "Aufgabe", ["Fälligkeitsdatum", "Priorität"], "Ich habe"),
+        (
+            "je veux une application pour gérer mes plantes: nom, fréquence d'arrosage, dernière date d'arrosage",
+            "Plante",
+            ["Fréquence d'arrosage", "Dernière date d'arrosage"],
+            "J'ai créé",
+        ),
+        (
+            "quiero una aplicación para mis recetas con nombre, ingredientes, tiempo de preparación y dificultad",
+            "Receta",
+            ["Tiempo de preparación", "Dificultad"],
+            "He creado",
+        ),
+        (
+            "Eine Aufgabenliste mit Titel, Fälligkeitsdatum, Priorität und erledigt",
+            "Aufgabe",
+            ["Fälligkeitsdatum", "Priorität"],
+            "Ich habe",
+        ),
     ],
 )
 def test_other_languages_keep_their_words_and_accents(prompt, entity, labels, said):
@@ -213,7 +229,9 @@ def test_the_relevance_check_names_what_the_prompt_asked_for():
     )
 
     assert {"books", "title", "author", "isbn", "members", "email", "loans", "due date"} <= set(terms)
-    assert relevance.shown(terms, "Books Title Author ISBN Members Email Loans Due date") == len(terms) - 1  # name
+    assert (
+        relevance.shown(terms, "Books Title Author ISBN Members Email Loans Due date") == len(terms) - 1
+    )  # name
     assert "moving tiles" in relevance.expected_terms("Create a 2048 game with moving tiles and a score")
 
 
@@ -282,7 +300,9 @@ def follow(prompt: str, request: str, seed: int = 3):
 
 
 def test_a_follow_up_changes_the_earlier_app_with_edits():
-    answer, parser, _, plan = follow("a todo list where I can add, tick and delete tasks", "add a due date and dark mode")
+    answer, parser, _, plan = follow(
+        "a todo list where I can add, tick and delete tasks", "add a due date and dark mode"
+    )
 
     assert "<file " not in answer and answer.count("<edit ") == 3
     result = parser.result_files()
@@ -297,39 +317,92 @@ def test_a_follow_up_changes_the_earlier_app_with_edits():
 @pytest.mark.parametrize(
     "prompt, request_text, check",
     [
-        ("a todo list with title, due date and priority", "sort by due date ascending",
-         lambda p: p.main.sort == ("due_date", "asc")),
-        ("a reading list with title, author and rating", "filter by rating",
-         lambda p: p.main.filters == [{"field": "rating"}]),
-        ("a todo list with title, status and priority", "kanban view by status", lambda p: p.main.group == "status"),
-        ("an expense tracker with description, amount and date", "add a total cost at the top",
-         lambda p: p.main.stats[0]["op"] == "sum" and p.main.stats[0]["field"] == "amount"),
-        ("A gradebook: students with name, assignments with title, and grades linking students and assignments "
-         "with a score", "show each student's average",
-         lambda p: p.get("Student").rollups[0] == {"op": "avg", "entity": "Grade", "field": "score",
-                                                    "label": "Average score"}),
-        ("events with title and seats, and registrations with an event and a name", "show how many seats are left",
-         lambda p: p.get("Event").rollups[0]["op"] == "remaining"),
-        ("a todo list with title and due date", "show overdue tasks in red",
-         lambda p: p.main.highlights[0]["when"] == "overdue" and p.main.highlights[0]["colour"] == "#dc2626"),
-        ("an expense tracker with amount and date", "add a chart of amount over time",
-         lambda p: p.main.chart == {"field": "amount", "by": "date"}),
+        (
+            "a todo list with title, due date and priority",
+            "sort by due date ascending",
+            lambda p: p.main.sort == ("due_date", "asc"),
+        ),
+        (
+            "a reading list with title, author and rating",
+            "filter by rating",
+            lambda p: p.main.filters == [{"field": "rating"}],
+        ),
+        (
+            "a todo list with title, status and priority",
+            "kanban view by status",
+            lambda p: p.main.group == "status",
+        ),
+        (
+            "an expense tracker with description, amount and date",
+            "add a total cost at the top",
+            lambda p: p.main.stats[0]["op"] == "sum" and p.main.stats[0]["field"] == "amount",
+        ),
+        (
+            "A gradebook: students with name, assignments with title, and grades linking students and assignments with a score",
+            "show each student's average",
+            lambda p: (
+                p.get("Student").rollups[0]
+                == {"op": "avg", "entity": "Grade", "field": "score", "label": "Average score"}
+            ),
+        ),
+        (
+            "events with title and seats, and registrations with an event and a name",
+            "show how many seats are left",
+            lambda p: p.get("Event").rollups[0]["op"] == "remaining",
+        ),
+        (
+            "a todo list with title and due date",
+            "show overdue tasks in red",
+            lambda p: (
+                p.main.highlights[0]["when"] == "overdue" and p.main.highlights[0]["colour"] == "#dc2626"
+            ),
+        ),
+        (
+            "an expense tracker with amount and date",
+            "add a chart of amount over time",
+            lambda p: p.main.chart == {"field": "amount", "by": "date"},
+        ),
         ("a reading list with title and author", "rename Book to Novel", lambda p: p.main.name == "Novel"),
-        ("a list of movies with title and year", "make it a todo list",
-         lambda p: p.main.name == "Task" and p.main.field("done") is not None),
-        ("je veux une application pour gérer mes plantes: nom, arrosage", "ajoute une URL de photo",
-         lambda p: p.main.field("url_de_photo").format == "image"),
-        ("a todo list with title and done", "hide completed tasks",
-         lambda p: p.main.filters == [{"field": "done", "value": "false"}]),
-        ("a todo list with title and notes", "add a status field with todo, doing and done",
-         lambda p: p.main.field("status").values == ["todo", "doing", "done"]),
-        ("an expense tracker with description, amount and date", "show expenses over 100 in red",
-         lambda p: p.main.highlights[0]["field"] == "amount" and p.main.highlights[0]["value"] == 100),
-        ("A lending tracker: books with title, members with name, and loans with a book, a member and a due date",
-         "filter loans by member", lambda p: p.get("Loan").filters == [{"field": "member"}]),
-        ("a contact list with name and email", "sort alphabetically", lambda p: p.main.sort == ("name", "asc")),
-        ("an expense tracker with amount and category (food, rent, fun)", "show the total per category",
-         lambda p: p.main.group == "category" and p.main.stats[0]["op"] == "sum"),
+        (
+            "a list of movies with title and year",
+            "make it a todo list",
+            lambda p: p.main.name == "Task" and p.main.field("done") is not None,
+        ),
+        (
+            "je veux une application pour gérer mes plantes: nom, arrosage",
+            "ajoute une URL de photo",
+            lambda p: p.main.field("url_de_photo").format == "image",
+        ),
+        (
+            "a todo list with title and done",
+            "hide completed tasks",
+            lambda p: p.main.filters == [{"field": "done", "value": "false"}],
+        ),
+        (
+            "a todo list with title and notes",
+            "add a status field with todo, doing and done",
+            lambda p: p.main.field("status").values == ["todo", "doing", "done"],
+        ),
+        (
+            "an expense tracker with description, amount and date",
+            "show expenses over 100 in red",
+            lambda p: p.main.highlights[0]["field"] == "amount" and p.main.highlights[0]["value"] == 100,
+        ),
+        (
+            "A lending tracker: books with title, members with name, and loans with a book, a member and a due date",
+            "filter loans by member",
+            lambda p: p.get("Loan").filters == [{"field": "member"}],
+        ),
+        (
+            "a contact list with name and email",
+            "sort alphabetically",
+            lambda p: p.main.sort == ("name", "asc"),
+        ),
+        (
+            "an expense tracker with amount and category (food, rent, fun)",
+            "show the total per category",
+            lambda p: p.main.group == "category" and p.main.stats[0]["op"] == "sum",
+        ),
     ],
 )
 def test_follow_ups_people_ask_for_are_applied(prompt, request_text, check):
@@ -356,7 +429,9 @@ def test_a_follow_up_never_becomes_a_junk_field(prompt, request_text):
 def test_a_follow_up_it_cannot_do_changes_nothing_and_says_so():
     first = respond([{"role": "user", "content": "a contact manager with name, email and phone"}])
     messages = build_messages(
-        history=[("contacts", first)], files=parse(first).files, prompt="send me an email reminder every Monday"
+        history=[("contacts", first)],
+        files=parse(first).files,
+        prompt="send me an email reminder every Monday",
     )
 
     parser = parse(respond(messages), base_files=parse(first).files)
@@ -367,8 +442,10 @@ def test_a_follow_up_it_cannot_do_changes_nothing_and_says_so():
 
 COMPILE_PROMPTS = [
     "a todo list where I can add, tick and delete tasks",
-    "A lending tracker: books with title, author and ISBN, members with name and email, and loans with a book, "
-    "a member and a due date",
+    (
+        "A lending tracker: books with title, author and ISBN, members with name and email, and loans with a book, "
+        "a member and a due date"
+    ),
     "je veux une application pour gérer mes plantes: nom, fréquence d'arrosage, dernière date d'arrosage",
     'an app called "Weird <b>{name}</b>" with `code`, price, photo URL, rating 1-5 and a "quoted" field',
 ]
@@ -384,11 +461,26 @@ def test_an_app_with_every_view_builds(bundle):
     prompt = "A gradebook: students with name, assignments with title and due date, and grades linking students and assignments with a score"
     answer = respond([{"role": "user", "content": prompt}], seed=2)
     files, history = parse(answer).files, [(prompt, answer)]
-    for request in ["show each student's average", "filter by score", "kanban view by status", "add a total score at the top",
-                    "overdue assignments in red", "add a chart of score over time", "sort by due date", "make it dark"]:
+    for request in [
+        "show each student's average",
+        "filter by score",
+        "kanban view by status",
+        "add a total score at the top",
+        "overdue assignments in red",
+        "add a chart of score over time",
+        "sort by due date",
+        "make it dark",
+    ]:
         reply = respond(build_messages(history=history, files=files, prompt=request), seed=2)
         parser = parse(reply, finish_reason="stop", base_files=files)
         assert parser.issues == [] and parser.changed_paths, request
         files, history = parser.result_files(), history + [(request, reply)]
-    assert writer.features(writer.read_app(files)[0]) >= {"refs", "rollups", "filters", "board", "stats", "chart"}
+    assert writer.features(writer.read_app(files)[0]) >= {
+        "refs",
+        "rollups",
+        "filters",
+        "board",
+        "stats",
+        "chart",
+    }
     bundle(files)

@@ -64,7 +64,11 @@ def test_follow_ups_are_edits_that_apply_to_every_catalogue_app(kind, prompt, re
     plan, _ = writer.read_app(result)
     main = plan.main
     if request_text == "add a due date":
-        assert main.field("due_date").type == "date" or main.field("due_date") is None and "due" in files["app.json"]
+        assert (
+            main.field("due_date").type == "date"
+            or main.field("due_date") is None
+            and "due" in files["app.json"]
+        )
     elif request_text == "sort by priority":
         ranked = main.field("priority") or main.field("severity")
         assert ranked.type == "enum" and main.sort == (ranked.name, "desc")
@@ -91,7 +95,11 @@ def test_the_todo_chain_edits_each_result_and_every_step_bundles(tmp_path, bundl
     app = json.loads(files["app.json"])
     assert list(app["entities"]) == ["Chore"]
     fields = app["entities"]["Chore"]["fields"]
-    assert fields["due_date"] == {"type": "date"} and fields["priority"]["values"] == ["low", "medium", "high"]
+    assert fields["due_date"] == {"type": "date"} and fields["priority"]["values"] == [
+        "low",
+        "medium",
+        "high",
+    ]
     assert '"theme": "dark"' in files["src/styles.css"]
     plan, _ = writer.read_app(files)
     assert plan.main.sort == ("priority", "desc")

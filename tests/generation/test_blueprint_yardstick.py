@@ -18,13 +18,17 @@ def answer(case: dict) -> list[str]:
     reply = respond([{"role": "user", "content": case["prompt"]}], seed=1)
     parser = parse(reply, finish_reason="stop")
     plan, _ = writer.read_app(parser.result_files())
-    return yardstick.check_prompt(case, plan.app_json(), parser.explanation) + yardstick.check_style(case, plan)
+    return yardstick.check_prompt(case, plan.app_json(), parser.explanation) + yardstick.check_style(
+        case, plan
+    )
 
 
 def follow_up(case: dict) -> list[str]:
     first = respond([{"role": "user", "content": case["base"]}], seed=1)
     files = parse(first).files
-    reply = respond(build_messages(history=[(case["base"], first)], files=files, prompt=case["request"]), seed=1)
+    reply = respond(
+        build_messages(history=[(case["base"], first)], files=files, prompt=case["request"]), seed=1
+    )
     parser = parse(reply, finish_reason="stop", base_files=files)
     assert parser.issues == [], case["request"]
     read = writer.read_app(parser.result_files())
@@ -36,8 +40,12 @@ def test_the_yardstick_covers_many_styles_languages_and_follow_ups():
     follow_kinds = Counter(case["kind"] for case in DATA["follow_ups"])
 
     assert len(DATA["prompts"]) >= 60 and len(DATA["follow_ups"]) >= 40
-    assert {"short", "long", "list", "several", "french", "spanish", "german", "style", "scope"} <= set(prompt_kinds)
-    assert {"add field", "sort", "filter", "group", "stat", "rollup", "highlight", "chart", "cannot"} <= set(follow_kinds)
+    assert {"short", "long", "list", "several", "french", "spanish", "german", "style", "scope"} <= set(
+        prompt_kinds
+    )
+    assert {"add field", "sort", "filter", "group", "stat", "rollup", "highlight", "chart", "cannot"} <= set(
+        follow_kinds
+    )
 
 
 def test_the_blueprint_meets_the_yardstick_goals():

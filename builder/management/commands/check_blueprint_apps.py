@@ -39,26 +39,45 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--kind", action="append", help="Only prompts and follow-ups of these kinds.")
-        parser.add_argument("--sample", type=int, default=0,
-                            help="Only this many prompts and about two thirds as many follow-ups, spread over the kinds.")
-        parser.add_argument("--no-docker", action="store_true",
-                            help="Check the answers only (no build, preview or smoke test).")
-        parser.add_argument("--build-every", type=int, default=1,
-                            help="Build and smoke-test every Nth case only (the rest: answers only).")
+        parser.add_argument(
+            "--sample",
+            type=int,
+            default=0,
+            help="Only this many prompts and about two thirds as many follow-ups, spread over the kinds.",
+        )
+        parser.add_argument(
+            "--no-docker",
+            action="store_true",
+            help="Check the answers only (no build, preview or smoke test).",
+        )
+        parser.add_argument(
+            "--build-every",
+            type=int,
+            default=1,
+            help="Build and smoke-test every Nth case only (the rest: answers only).",
+        )
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args, kind=None, sample=0, no_docker=False, build_every=1, seed=1, **options):
         data = yardstick.load()
         prompts = _pick([c for c in data["prompts"] if not kind or c["kind"] in kind], sample)
-        follow_ups = _pick([c for c in data["follow_ups"] if not kind or c["kind"] in kind],
-                           (sample * 2 + 2) // 3 if sample else 0)
-        self.user, _ = get_user_model().objects.get_or_create(username=CHECK_USER, defaults={"is_active": False})
+        follow_ups = _pick(
+            [c for c in data["follow_ups"] if not kind or c["kind"] in kind],
+            (sample * 2 + 2) // 3 if sample else 0,
+        )
+        self.user, _ = get_user_model().objects.get_or_create(
+            username=CHECK_USER, defaults={"is_active": False}
+        )
         self.docker, self.seed = not no_docker, seed
         out = self.stderr._out
-        prompt_rows = [self.check_prompt(case, build=self.docker and i % build_every == 0)
-                       for i, case in enumerate(tqdm(prompts, desc="prompts", unit="app", file=out))]
-        follow_rows = [self.check_follow_up(case, build=self.docker and i % build_every == 0)
-                       for i, case in enumerate(tqdm(follow_ups, desc="follow-ups", unit="edit", file=out))]
+        prompt_rows = [
+            self.check_prompt(case, build=self.docker and i % build_every == 0)
+            for i, case in enumerate(tqdm(prompts, desc="prompts", unit="app", file=out))
+        ]
+        follow_rows = [
+            self.check_follow_up(case, build=self.docker and i % build_every == 0)
+            for i, case in enumerate(tqdm(follow_ups, desc="follow-ups", unit="edit", file=out))
+        ]
         self.report("prompts", prompt_rows)
         self.report("follow-ups", follow_rows)
         junk = sum(1 for row in follow_rows for p in row["problems"] if p.startswith("junk"))
@@ -93,8 +112,13 @@ class Command(BaseCommand):
             built, detail = self.build(files, terms, relevance.expected_terms(case["prompt"]))
             if detail:
                 problems.append(detail)
-        return {"kind": case["kind"], "text": case["prompt"], "problems": problems, "built": built,
-                "seconds": time.monotonic() - started}
+        return {
+            "kind": case["kind"],
+            "text": case["prompt"],
+            "problems": problems,
+            "built": built,
+            "seconds": time.monotonic() - started,
+        }
 
     def check_follow_up(self, case: dict, *, build: bool) -> dict:
         started = time.monotonic()
@@ -114,8 +138,13 @@ class Command(BaseCommand):
             built, detail = self.build(result, _new_terms(before, after), None)
             if detail:
                 problems.append(detail)
-        return {"kind": case["kind"], "text": case["request"], "problems": problems, "built": built,
-                "seconds": time.monotonic() - started}
+        return {
+            "kind": case["kind"],
+            "text": case["request"],
+            "problems": problems,
+            "built": built,
+            "seconds": time.monotonic() - started,
+        }
 
     def build(self, files: dict[str, str], page_terms: list[str], prompt_terms: list[str] | None):
         """(worked, problem) for one app through bundle, preview and smoke test; the terms it must show
@@ -138,7 +167,8 @@ class Command(BaseCommand):
             )
             if scores.get("terms_shown") != len(page_terms):
                 return True, NOT_ON_PAGE.format(
-                    shown=scores.get("terms_shown"), expected=len(page_terms), terms=", ".join(page_terms))
+                    shown=scores.get("terms_shown"), expected=len(page_terms), terms=", ".join(page_terms)
+                )
             return True, ""
         finally:
             lifecycle.stop_preview(build, reason="yardstick")
@@ -182,7 +212,10 @@ def _page_terms(expected: dict, plan) -> list[str]:
             continue
         terms.append(entity.many.lower())
         for field in entity.fields:
-            if any(field.name == f or field.name.startswith(f + "_") or field.name.endswith("_" + f) for f in fields):
+            if any(
+                field.name == f or field.name.startswith(f + "_") or field.name.endswith("_" + f)
+                for f in fields
+            ):
                 terms.append(field.label.split(" (")[0].lower())
     return terms
 
@@ -198,4 +231,3 @@ def _new_terms(before, after) -> list[str]:
         terms += [f.label.split(" (")[0].lower() for f in entity.fields if old.field(f.name) is None]
         terms += [s["label"].lower() for s in entity.stats if s not in old.stats]
     return terms
-
