@@ -46,7 +46,8 @@ for name in ("alice", "bob"):
     session.update({'_auth_user_id': str(user.pk), '_auth_user_hash': user.get_session_auth_hash(),
                     '_auth_user_backend': 'django.contrib.auth.backends.ModelBackend'})
     session.create()
-    out[name] = {'session': session.session_key, 'project': Project.objects.create(owner=user, name=name).id}
+    projects = [Project.objects.create(owner=user, name=f"{name} {n}").id for n in range(RUNS)]
+    out[name] = {'session': session.session_key, 'project': projects[0], 'projects': projects}
 print(json.dumps(out))
 """
 BOB_PROMPTS = ["a recipe book with name, cuisine and cooking time", "a reading list with title and author",
@@ -61,9 +62,10 @@ async def open_socket(stack: Stack, user: dict):
     return socket
 
 
-async def bob_asks(stack: Stack, bob: dict, prompt: str) -> tuple[float, float]:
-    """Seconds from Bob's prompt to his first content frame, and to his preview being ready."""
-    socket = await open_socket(stack, bob)
+async def bob_asks(stack: Stack, bob: dict, prompt: str, project: int) -> tuple[float, float]:
+    """Seconds from Bob's first prompt in a new project to his first content frame, and to his preview
+    being ready."""
+    socket = await open_socket(stack, {**bob, "project": project})
     asked = time.monotonic()
     await socket.send(json.dumps({"type": "prompt", "text": prompt, "ref": "bob"}))
     first = ready = None
@@ -107,14 +109,16 @@ def main() -> None:
         stack = Stack(Path(workdir), extra_env={"BLUEPRINT_TOKEN_DELAY_MS": "1.5", "PREVIEW_MAX_PER_USER": "50"})
         stack.start()
         try:
-            users = json.loads(stack.django(USERS))
-            asyncio.run(bob_asks(stack, users["bob"], "a todo list"))  # warm-up: image, Chromium, connections
-            idle = [asyncio.run(bob_asks(stack, users["bob"], BOB_PROMPTS[n % len(BOB_PROMPTS)]))
+            users = json.loads(stack.django(USERS.replace("RUNS", str(2 * args.runs + 1))))
+            bob, projects = users["bob"], iter(users["bob"]["projects"])
+            # Warm-up, not measured: the runtime image, Chromium and the connections of each process.
+            asyncio.run(bob_asks(stack, bob, "a todo list", next(projects)))
+            idle = [asyncio.run(bob_asks(stack, bob, BOB_PROMPTS[n % len(BOB_PROMPTS)], next(projects)))
                     for n in range(args.runs)]
             loaded, bursts = [], []
             for n in range(args.runs):
                 bursts.append(asyncio.run(alice_bursts(stack, users["alice"], args.burst)))
-                loaded.append(asyncio.run(bob_asks(stack, users["bob"], BOB_PROMPTS[n % len(BOB_PROMPTS)])))
+                loaded.append(asyncio.run(bob_asks(stack, bob, BOB_PROMPTS[n % len(BOB_PROMPTS)], next(projects))))
         finally:
             stack.stop()
 
