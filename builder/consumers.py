@@ -103,6 +103,7 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(content))
 
     async def receive(self, text_data=None, bytes_data=None):
+        content = {}
         try:
             content = parse_message(text_data, bytes_data)
             handler = {
@@ -118,7 +119,7 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         except BadMessage as exc:
             log.info("project %s: a message Kiln did not understand from user %s: %s",
                      self.project.id, self.user.pk, (text_data or "<binary>")[:200])
-            await self.send_json(frames.socket_error(str(exc)))
+            await self.send_json(frames.socket_error(str(exc), ref=field_ref(content)))
         except (services.InvalidRequest, InvalidFeedback, NoModelAvailable) as exc:
             await self.send_json(frames.socket_error(str(exc), ref=field_ref(content)))
         except Http404:

@@ -487,7 +487,8 @@
   }
 
   function alertBox(text) {
-    const box = el("build-message");
+    // Beside the prompt box: render() redraws the preview pane's own message from the selected build.
+    const box = el("prompt-error");
     box.hidden = false;
     box.textContent = text;
   }
