@@ -203,6 +203,9 @@ def main():
         workers = ("-P", args.pool, "-c", str(max(args.concurrency)))
         stack = Stack(Path(workdir), generation_pool=workers,
                       extra_env={"BLUEPRINT_TOKEN_DELAY_MS": str(args.token_delay_ms),
+                                 # One bench user streams all N generations at once: fair use
+                                 # (builder.fair_use) would hold it to two, which is not what is measured.
+                                 "FAIR_RUNNING_GENERATIONS": "1000", "FAIR_WAITING_PROMPTS": "1000",
                                  "MODEL_MAX_TOKENS": str(args.max_tokens)})
         stack.start(services=("blueprint", "worker-generation", "web"))
         try:
