@@ -362,6 +362,8 @@ class _Phrase:
     words: list[str]
     values: list[str] | None = None
     unit: str | None = None
+    required: bool = False
+    default: str | None = None  # as written: "medium", "1", "yes"
 
 
 def _plan_single(text: str, prompt: str, lang: str) -> EntityPlan:
@@ -604,16 +606,34 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
     """Field phrases from the text after "with": "date, sets and reps" -> [date], [sets], [reps]."""
     values: dict[str, list[str]] = {}
     units: dict[str, str] = {}
+    defaults: dict[str, str] = {}
 
     def lift_parens(match: re.Match) -> str:
-        key = f" zzv{len(values) + len(units)} "
+        key = f" zzv{len(values) + len(units) + len(defaults)} "
         inner = [v.strip() for v in re.split(r",|/|\bor\b|\||;", match.group(1)) if v.strip()]
         inner = [re.sub(r"^(?:and|e\.g\.|eg|like|such as|either|in)\s+", "", v) for v in inner]
+        flags = ""
+        for item in list(inner):  # "(required)", "(low, medium, high, default medium)"
+            if re.fullmatch(r"required|mandatory|must", item):
+                flags += " zzrequired"
+                inner.remove(item)
+            elif re.fullmatch(r"optional", item):
+                inner.remove(item)
+            elif default := re.fullmatch(r"(?:default(?:s to| is|:)?|by default)\s+(.+)", item):
+                defaults[key.strip()] = default.group(1).strip()
+                inner.remove(item)
+        if not inner:
+            return (f" {key.strip()}" if key.strip() in defaults else "") + flags + " "
         if len(inner) >= 2:
             values[key.strip()] = inner
         elif len(inner) == 1 and len(inner[0].split()) <= 2:
             units[key.strip()] = inner[0]
-        return key
+        return key + flags + " "
+
+    def lift_default(match: re.Match) -> str:
+        key = f"zzv{len(values) + len(units) + len(defaults)}"
+        defaults[key] = match.group(1)
+        return f" {key} "
 
     def lift_slashes(match: re.Match) -> str:
         key = f"zzv{len(values) + len(units)}"
@@ -624,16 +644,32 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
     text = re.sub(rf"\b([^\W\d_][\w'-]*) in ({_UNITS})\b", r"\1 (\2)", text)
     text = _VALUES_IN_PARENS.sub(lift_parens, text)
     text = _SLASH_VALUES.sub(lift_slashes, text)
+    # "email is required", "a required due date", "status defaults to open", "quantity default 1"
+    text = re.sub(
+        r"\b(?:is|are|must be|should be)\s+(?:required|mandatory)\b|\b(?:required|mandatory)\b",
+        " zzrequired ",
+        text,
+    )
+    text = re.sub(r"\b(?:is|are)\s+optional\b|\boptional\b", " ", text)
+    text = re.sub(
+        r"\b(?:defaults? to|default(?: value)?(?: is|:)?|by default)\s+([\w.-]+)", lift_default, text
+    )
     text = re.split(r"(?<=[a-z0-9)])[.!?](?:\s|$)", text)[0]
     out = []
     for part in re.split(r",|;|\band\b|&|\bplus\b|\bas well as\b|/", text):
         words = _words(part)
         phrase = _Phrase([])
         for word in words:
+            if word in defaults:  # a key may carry values and a default: "(low, high, default low)"
+                phrase.default = defaults[word]
             if word in values:
                 phrase.values = values[word]
             elif word in units:
                 phrase.unit = units[word]
+            elif word in defaults:
+                pass
+            elif word == "zzrequired":
+                phrase.required = True
             else:
                 phrase.words.append(word)
         cleaned = _clean_phrase(phrase.words)
@@ -859,7 +895,30 @@ def _field(phrase: _Phrase, entity: str, lang: str = "en") -> FieldPlan:
         plan.default = False
     elif type_ == "enum":
         plan.default = clean_values[0]
-    return _with_format(plan, words)
+    plan.required = phrase.required
+    plan = _with_format(plan, words)
+    if phrase.default is not None:
+        plan.default = _typed_default(plan, phrase.default, plan.default)
+    return plan
+
+
+def _typed_default(plan: FieldPlan, written: str, fallback):
+    """A default the prompt gave ("default medium", "defaults to 1"), as the field's type; else fallback."""
+    written = written.strip().lower()
+    try:
+        if plan.type == "integer":
+            return int(written)
+        if plan.type == "number":
+            return float(written)
+    except ValueError:
+        return fallback
+    if plan.type == "boolean":
+        return written in ("yes", "true", "on", "checked", "done")
+    if plan.type == "enum":
+        return written if written in (plan.values or []) else fallback
+    if plan.type in ("string", "text"):
+        return written
+    return fallback
 
 
 def _dedupe(fields: list[FieldPlan]) -> list[FieldPlan]:

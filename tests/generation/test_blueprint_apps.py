@@ -235,6 +235,20 @@ def test_the_relevance_check_names_what_the_prompt_asked_for():
     assert "moving tiles" in relevance.expected_terms("Create a 2048 game with moving tiles and a score")
 
 
+def test_required_fields_and_defaults_come_from_the_prompt():
+    app, _ = app_for(
+        "a todo list with title, priority (low, medium, high, default medium), a required due date, "
+        "estimate (default 30) and email is required"
+    )
+    fields = app["entities"]["Task"]["fields"]
+
+    assert fields["priority"]["default"] == "medium" and fields["due_date"] == {
+        "type": "date",
+        "required": True,
+    }
+    assert fields["estimate"]["default"] == 30 and fields["email"]["required"] is True
+
+
 def test_enum_values_come_from_the_prompt():
     app, _ = app_for("a bug tracker with title and status (open, fixed, wontfix)")
 
