@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -37,7 +38,9 @@ SCHEMA_VERSION = 1
 FORMATS = ("dpo", "reward", "kto", "sft")
 FORMAT_KIND = {"dpo": PREFERENCE, "reward": PREFERENCE, "kto": KTO, "sft": SFT}
 SPLITS = ("train", "test")
-BATCH_ROWS = 1000
+# Rows per Parquet row group and per JSONL write. Each batch in flight costs ~10x its JSON size while
+# Arrow parses, encodes and compresses it: 500 rows (~2 MB) keep that small and writes still cheap.
+BATCH_ROWS = 500
 MANIFEST = "manifest.json"
 CARD = "README.md"
 
@@ -148,12 +151,17 @@ class SeenRows:
         self._db.close()
 
 
+# malloc rather than Arrow's default jemalloc pool: jemalloc keeps freed pages of every parsing
+# thread's arena for reuse, which measured here as ~40 MB more peak RSS for the same export.
+_MEMORY_POOL = pa.system_memory_pool()
+
+
 class BackgroundWriter:
     """One thread that writes full batches while the main thread reads and maps the next ones. Arrow's
     JSON reader and the Parquet writer release the GIL, so on two cores the two overlap. At most
     `max_pending` batches wait (bounded memory); a failure is raised in the main thread."""
 
-    def __init__(self, max_pending: int = 4):
+    def __init__(self, max_pending: int = 2):
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-writer")
         self.pending: deque[Future] = deque()
         self.max_pending = max_pending
@@ -185,11 +193,13 @@ class SplitFiles:
         self.writer = writer
         self.parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         self.jsonl = self.paths[0].with_suffix(".jsonl").open("wb")
-        self.parquet = pq.ParquetWriter(self.paths[0].with_suffix(".parquet"), schema, compression="zstd")
-        self.lines: list[str] = []
+        self.parquet = pq.ParquetWriter(self.paths[0].with_suffix(".parquet"), schema, compression="zstd",
+                                        memory_pool=_MEMORY_POOL)
+        self.lines: list[bytes] = []
 
     def write(self, data: dict) -> None:
-        self.lines.append(_ENCODER.encode(data))
+        # orjson: several times faster than json.dumps, deterministic, non-ASCII text kept as UTF-8.
+        self.lines.append(orjson.dumps(data))
         if len(self.lines) >= BATCH_ROWS:
             self.flush()
 
@@ -198,10 +208,11 @@ class SplitFiles:
             self.writer.submit(self._write_batch, self.lines)
             self.lines = []
 
-    def _write_batch(self, lines: list[str]) -> None:
-        block = ("\n".join(lines) + "\n").encode()
+    def _write_batch(self, lines: list[bytes]) -> None:
+        block = b"\n".join(lines) + b"\n"
         self.jsonl.write(block)
-        self.parquet.write_table(pa_json.read_json(pa.BufferReader(block), parse_options=self.parse_options))
+        self.parquet.write_table(pa_json.read_json(pa.BufferReader(block), parse_options=self.parse_options,
+                                                   memory_pool=_MEMORY_POOL))
 
     def close(self) -> None:
         """Flush the last batch (the caller waits for the writer before linking)."""
@@ -214,10 +225,6 @@ class SplitFiles:
         for path in self.paths[1:]:
             for suffix in (".jsonl", ".parquet"):
                 os.link(self.paths[0].with_suffix(suffix), path.with_suffix(suffix))
-
-
-# Non-ASCII text stays as it is (smaller files); no circular-reference check for rows we built.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 def export_snapshot(*, out: Path, options: ExportOptions, progress: Progress | None = None) -> dict:
