@@ -676,7 +676,7 @@ def _phrases(text: str, entity_words: set[str]) -> list[_Phrase]:
         measured = (
             phrase.unit is not None
             or cleaned[-1:]
-            and cleaned[-1] in vocab.NUMBER_WORDS | vocab.INTEGER_WORDS
+            and cleaned[-1] in vocab.NUMBER_WORDS | vocab.INTEGER_WORDS | vocab.TEXT_WORDS
         )
         if (
             not cleaned
@@ -707,7 +707,23 @@ _UI_WORDS = {
 }
 
 
+_CLAUSE_VERBS = {
+    "shows",
+    "tracks",
+    "lets",
+    "allows",
+    "displays",
+    "supports",
+    "provides",
+    "sends",
+    "calculates",
+    "show",
+}
+
+
 def _clean_phrase(words: list[str]) -> list[str]:
+    if words and words[0] in _CLAUSE_VERBS:
+        return []  # "... and shows monthly totals": what the app does, not a field
     boolean = any(w in {"checkbox", "tickbox", "toggle", "switch"} for w in words) and len(words) > 1
     words = [
         w
@@ -1260,8 +1276,19 @@ _SCOPE = [
         "a quiz bank with quizzes with a title, and questions with a quiz, a question, an answer and options",
     ),
 ]
+_SCOPE.append(
+    (
+        "website",
+        re.compile(
+            r"\b(?:landing page|portfolio(?: website| site)?|personal website|homepage|(?:company|business|"
+            r"marketing|restaurant) (?:website|site)|one-page site)\b"
+        ),
+        "a portfolio with works with a title, an image URL, a description and a date, and messages with a name, an "
+        "email and a message",
+    )
+)
 # Tools that are not data apps: only when the prompt is not already about keeping records of them.
-_TOOL_SCOPES = {"calculator", "timer", "drawing", "editor", "player", "weather", "map", "quiz"}
+_TOOL_SCOPES = {"calculator", "timer", "drawing", "editor", "player", "weather", "map", "quiz", "website"}
 _RECORD_WORDS = re.compile(
     r"\b(?:track|log (?:my|each|every|all|the)|record|records|tracker|catalog\w*|collection|list of|keep a list|"
     r"manage|manager|inventory|journal|diary|history|database)\b"
@@ -1710,6 +1737,8 @@ def _named_things(text: str, lang: str) -> list[tuple[list[str], str]]:
             continue  # "task status" is a field
         if i and words[i - 1] in {"with", "including"} and found:
             continue  # "posting recipes with ingredients and steps": the recipe's fields
+        if "by" in words[max(0, i - 3) : i] and found:
+            continue  # "books written by my favourite authors": who made them, not a thing of their own
         found.append((i, [single], pluralise(single)))
     seen, out = set(), []
     for _, noun, many in sorted(found, key=lambda item: item[0]):

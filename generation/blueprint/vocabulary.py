@@ -559,6 +559,17 @@ ATTRIBUTE_MARKERS = [
 
 # Words that end a field phrase: what follows is a clause, not part of the name.
 CLAUSE_BREAKS = {
+    "by",
+    "shows",
+    "show",
+    "tracks",
+    "lets",
+    "allows",
+    "displays",
+    "supports",
+    "provides",
+    "sends",
+    "calculates",
     "they",
     "he",
     "she",

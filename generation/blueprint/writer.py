@@ -191,6 +191,7 @@ SCOPE_NOTES = {
     "weather": "live data from the internet (apps here have no network)",
     "map": "maps or navigation (apps here have no network and no map tiles)",
     "quiz": "an interactive quiz that asks questions and scores the answers",
+    "website": "a designed website (pages, navigation, hero images and copy)",
 }
 
 
