@@ -1283,8 +1283,10 @@ _SCOPE.append(
             r"\b(?:landing page|portfolio(?: website| site)?|personal website|homepage|(?:company|business|"
             r"marketing|restaurant) (?:website|site)|one-page site)\b"
         ),
-        "a portfolio with works with a title, an image URL, a description and a date, and messages with a name, an "
-        "email and a message",
+        (
+            "a portfolio with works with a title, an image URL, a description and a date, and messages with a "
+            "name, an email and a message"
+        ),
     )
 )
 # Tools that are not data apps: only when the prompt is not already about keeping records of them.
