@@ -1,11 +1,12 @@
 """A dataset snapshot: every format as JSONL and Parquet, a dataset card and a manifest, written in one
 streaming pass over the signals (docs/datasets.md).
 
-Memory stays flat whatever the size of the tables: signals are read a chunk at a time, each format's
-Parquet file gets a row group every BATCH_ROWS rows (pyarrow's ParquetWriter), and the hashes seen for
+Memory stays flat whatever the size of the tables: signals are read a chunk at a time, rows are
+encoded once (orjson) into small batches that a writer thread appends to the JSONL file and, parsed by
+Arrow's JSON reader, to the Parquet file as a row group (pyarrow's ParquetWriter); the hashes seen for
 deduplication live in a SQLite file, not in a Python set. The same database and options give the same
-bytes: rows are read in primary-key order, nothing depends on the clock, and the manifest records the
-git commit of the code that wrote them.
+bytes: rows are read in primary-key order, one thread writes every file in order, nothing depends on
+the clock, and the manifest records the git commit of the code that wrote them.
 """
 
 from __future__ import annotations
@@ -256,6 +257,7 @@ def _write_rows(folder: Path, options: ExportOptions, progress: Progress) -> Sta
     files = {kind: {split: SplitFiles(folder, formats, split, SCHEMAS[kind], writer) for split in SPLITS}
              for kind, formats in formats_of.items()}
     window = Window(options.since, options.until)
+    reported = Counter()
     with tempfile.TemporaryDirectory(prefix="kiln-dedup-") as scratch:
         seen = SeenRows(Path(scratch))
         try:
@@ -267,8 +269,13 @@ def _write_rows(folder: Path, options: ExportOptions, progress: Progress) -> Sta
                     for signal in signals:
                         for row in rows_for(signal, ids=ids):
                             if row.kind in files:
-                                _place(row, options, stats, seen, files[row.kind], formats_of[row.kind], progress)
+                                _place(row, options, stats, seen, files[row.kind])
                     progress.stream_advanced(stream, len(signals))
+                    for kind, formats in formats_of.items():
+                        written = sum(stats.counts[kind].values())
+                        for fmt in formats:
+                            progress.rows_written(fmt, written - reported[fmt])
+                            reported[fmt] = written
             for by_split in files.values():
                 for split_files in by_split.values():
                     split_files.close()
@@ -278,8 +285,7 @@ def _write_rows(folder: Path, options: ExportOptions, progress: Progress) -> Sta
     return stats
 
 
-def _place(row: Row, options: ExportOptions, stats: Stats, seen: SeenRows, files: dict[str, SplitFiles],
-           formats: list[str], progress: Progress) -> None:
+def _place(row: Row, options: ExportOptions, stats: Stats, seen: SeenRows, files: dict[str, SplitFiles]) -> None:
     reason = options.drop_reason(row)
     if reason is None and not seen.add(row.kind, row.dedup_key):
         reason = "duplicate (prompt, completion)"
@@ -288,8 +294,6 @@ def _place(row: Row, options: ExportOptions, stats: Stats, seen: SeenRows, files
         return
     split = split_of(row.group, seed=options.seed, holdout=options.holdout)
     files[split].write(row.data)
-    for fmt in formats:
-        progress.rows_written(fmt, 1)
     stats.counts[row.kind][split] += 1
     stats.by_source[row.kind][row.source][split] += 1
 
