@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from builder import selectors, services
+from builder import history, selectors, services
 from feedback.services import InvalidFeedback, record_verdict
 from generation import frames
 from generation.router import NoModelAvailable
@@ -112,6 +112,8 @@ class ProjectConsumer(AsyncWebsocketConsumer):
                 "subscribe": self.on_subscribe,
                 "feedback": self.on_feedback,
                 "cancel": self.on_cancel,
+                "restore": self.on_restore,
+                "undo": self.on_undo,
             }.get(content["type"])
             if handler is None:
                 raise BadMessage(UNKNOWN_MESSAGE)
@@ -174,6 +176,26 @@ class ProjectConsumer(AsyncWebsocketConsumer):
 
         state = await database_sync_to_async(record)()
         await self.send_json(frames.socket_generation(state))
+
+    async def on_restore(self, content):
+        """Restore an earlier version of this project as a new, current version (builder.history)."""
+        version_id = field_id(content, "version")
+
+        def restore():
+            version = history.version_for(self.user, self.project.id, version_id)
+            return history.restore_version(user=self.user, project=self.project, version=version)
+
+        await self._announce_restore(await database_sync_to_async(restore)())
+
+    async def on_undo(self, content):
+        """Undo: restore the version the current one was made from."""
+        await self._announce_restore(
+            await database_sync_to_async(history.undo)(user=self.user, project=self.project))
+
+    async def _announce_restore(self, generation):
+        # The restore is stored whole (its version listed): announce that state, then follow its build.
+        state = await database_sync_to_async(selectors.generation_state)(generation, self.user)
+        await self._announce_and_follow(generation, state=state)
 
     async def _announce_and_follow(self, generation, *, select: bool = True, state: dict | None = None):
         state = state or selectors.new_generation_state(generation)

@@ -136,7 +136,7 @@ def after_build(build: Build) -> Generation | None:
     """Repair a broken version (bounded), or record the pair a successful repair earned. A smoke test
     that was not scored is no verdict: nothing happens."""
     generation = build.app_version.generations.select_related("turn__project", "model_version").first()
-    if generation is None:
+    if generation is None or generation.kind == Generation.Kind.RESTORE:
         return None  # a restore or a hand edit: the user, not the model, decides what happens next
     problem = repairs.problem_of(build)
     if problem is None:

@@ -14,5 +14,10 @@ urlpatterns = [
         views.version_blob,
         name="version_blob",
     ),
+    path("projects/<int:project_id>/versions/", views.project_versions, name="project_versions"),
+    path("projects/<int:project_id>/versions/<int:version_id>/", views.version_detail, name="version_detail"),
+    path("projects/<int:project_id>/versions/<int:version_id>/diff/", views.version_diff, name="version_diff"),
+    path("projects/<int:project_id>/versions/<int:version_id>/download.zip", views.version_zip, name="version_zip"),
+    path("projects/<int:project_id>/data.json", views.project_data, name="project_data"),
     path("builds/<int:build_id>/screenshot.png", views.build_screenshot, name="build_screenshot"),
 ]

@@ -54,6 +54,8 @@ class Generation(models.Model):
         REGENERATE = "regenerate"
         COMPARE = "compare", "side-by-side candidate"
         REPAIR = "repair", "repair of a failed build"
+        # No model call: the user brought back an earlier version's files (builder.history.restore_version).
+        RESTORE = "restore", "restore of an earlier version"
 
     turn = models.ForeignKey("builder.Turn", on_delete=models.CASCADE, related_name="generations")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FIRST)

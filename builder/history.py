@@ -1,0 +1,201 @@
+"""A project's version history: every version listed and opened, and Restore / Undo.
+
+Versions are immutable and history is never rewritten. A restore is a *new* version holding an earlier
+version's files, made current like any other answer: it gets a turn of its own ("Restore version 3"),
+and a generation of kind `restore` that made no model call, whose app version is the restored copy.
+So the chat shows it, the page follows its build through its stream like any generation's, and the
+preference data stays between two generations (feedback.pairs), the way every exporter reads it.
+
+The copy enters the turn pipeline at `builder.pipeline.request_build`: built, previewed and smoke-tested
+the same way, never sent to the model for repair (pipeline.after_build leaves a restore alone).
+
+The project's entity data (the records its app stored) is not versioned: a restore leaves it as it is.
+"""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from builder import pipeline, selectors
+from builder.models import AppVersion, Project, Turn
+from builder.services import InvalidRequest, current_version
+from builder.versions import create_version
+from feedback.models import Feedback, PreferencePair
+from feedback.pairs import record_pair
+from generation import frames
+from generation.models import Generation
+from generation.router import pick_model_version
+from generation.streaming import append_event
+from sandbox.models import Build
+
+ALREADY_CURRENT = "That version is already the current one: nothing to restore."
+NOTHING_TO_UNDO = "Nothing to undo: this is the project's first version."
+NO_VERSION_YET = "Nothing to undo yet: build something first."
+RESTORE_PROMPT = "Restore version {number}"
+RESTORED = (
+    "Restored the files of version {number} as a new version (the versions after it are kept in History). "
+    "The app's stored data is left as it is."
+)
+# How far back a chain of restores is followed to find the request a replaced answer was given.
+CONTEXT_CHAIN_LIMIT = 100
+SOURCES = {
+    Generation.Kind.FIRST: "generation",
+    Generation.Kind.REGENERATE: "generation",
+    Generation.Kind.COMPARE: "generation",
+    Generation.Kind.REPAIR: "repair",
+    Generation.Kind.RESTORE: "restore",
+}
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+def version_for(user, project_id, version_id) -> AppVersion:
+    """A version of the user's own project, or 404: another user's looks exactly like a missing one."""
+    return get_object_or_404(
+        AppVersion.objects.select_related("project"), pk=version_id, project_id=project_id, project__owner=user
+    )
+
+
+def version_numbers(project: Project) -> dict[int, int]:
+    """version id -> its number in the project (1 for the first), as the user reads it."""
+    ids = project.versions.order_by("id").values_list("id", flat=True)
+    return {pk: number for number, pk in enumerate(ids, start=1)}
+
+
+def versions_of(project: Project, user) -> dict:
+    """Every version of the project, newest first: its number, where it came from (the turn's prompt,
+    generation / repair / restore), its time, its latest build and smoke verdict, and which is current."""
+    numbers = version_numbers(project)
+    versions = list(project.versions.order_by("-id").only("id", "parent_id", "manifest", "created_at"))
+    origins = {}
+    for generation in Generation.objects.filter(app_version__project=project).select_related("turn").only(
+        "id", "kind", "app_version_id", "turn__prompt", "turn_id"
+    ).order_by("id"):
+        origins.setdefault(generation.app_version_id, generation)
+    latest_builds = {}
+    for build in Build.objects.filter(app_version__project=project).defer("log", "timings", "scores").order_by(
+        "-created_at", "-id"
+    ):
+        latest_builds.setdefault(build.app_version_id, build)
+    current = current_version(project)
+    listed = []
+    for version in versions:
+        origin = origins.get(version.id)
+        prompt = selectors.clip(origin.turn.prompt, selectors.PROMPT_BYTES)[0] if origin else ""
+        listed.append({
+            "id": version.id,
+            "number": numbers[version.id],
+            "parent": version.parent_id,
+            "parent_number": numbers.get(version.parent_id),
+            "created_at": version.created_at.isoformat(),
+            "source": SOURCES.get(origin.kind, "generation") if origin else "unknown",
+            "generation": origin.id if origin else None,
+            "turn": origin.turn_id if origin else None,
+            "prompt": prompt,
+            "file_count": len(version.manifest),
+            "build": selectors.build_state(latest_builds.get(version.id), user,
+                                           message_bytes=selectors.MESSAGE_BYTES),
+            "current": current is not None and version.id == current.id,
+        })
+    return {"project": project.id, "current": current.id if current else None, "versions": listed}
+
+
+def version_files(version: AppVersion) -> dict:
+    """A version's files by path, size and hash (their content comes over HTTP, as for a generation)."""
+    sizes = {sha: size for sha, size in selectors.Blob.objects.filter(pk__in=set(version.manifest.values()))
+             .annotate(size=selectors.ByteLength("content")).values_list("sha256", "size")}
+    return {
+        "id": version.id,
+        "number": version_numbers(version.project)[version.id],
+        "parent": version.parent_id,
+        "files": [{"path": path, "sha256": sha, "size": sizes.get(sha, 0)}
+                  for path, sha in sorted(version.manifest.items())],
+    }
+
+
+# --- restore and undo --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def restore_version(*, user, project: Project, version: AppVersion) -> Generation:
+    """Make a new version holding `version`'s files, make it current, and build it like any other.
+
+    Guarantees: no existing version changes; the project's entity data is untouched; a `restore`
+    Feedback row is stored, and a `restore` PreferencePair orders the restored version over the one it
+    replaces (when a generation made that one, which is every version Kiln stores). Restoring the
+    version that is already current is refused with ALREADY_CURRENT and stores nothing.
+    """
+    replaced = current_version(project)
+    if replaced is not None and replaced.digest == version.digest:
+        raise InvalidRequest(ALREADY_CURRENT)
+    number = version_numbers(project)[version.id]
+    origin = version.generations.select_related("model_version").order_by("id").first()
+    turn = Turn.objects.create(project=project, prompt=RESTORE_PROMPT.format(number=number),
+                               base_version=replaced, seed=0)
+    copy = create_version(project=project, files=version.files(), parent=replaced)
+    now = timezone.now()
+    restore = Generation.objects.create(
+        turn=turn,
+        kind=Generation.Kind.RESTORE,
+        candidate=1,
+        seed=0,
+        # The model that wrote these files (a restore calls none): datasets filtered by model keep them.
+        model_version=origin.model_version if origin else pick_model_version(seed=0),
+        status=Generation.Status.DONE,
+        explanation=RESTORED.format(number=number),
+        app_version=copy,
+        started_at=now,
+        finished_at=now,
+    )
+    feedback = Feedback.objects.create(user=user, generation=restore, verdict=Feedback.Verdict.RESTORE)
+    loser = replaced.generations.order_by("id").first() if replaced is not None else None
+    if loser is not None:
+        _record_restore_pair(restored=restore, replaced=loser, feedback=feedback)
+    append_event(restore.stream_key, frames.done(version_id=copy.id, paths=list(copy.manifest)))
+    pipeline.request_build(copy, stream_key=restore.stream_key)
+    return restore
+
+
+def undo(*, user, project: Project) -> Generation:
+    """Restore the version the current one was made from (undoing a restore brings back what it replaced)."""
+    current = current_version(project)
+    if current is None:
+        raise InvalidRequest(NO_VERSION_YET)
+    if current.parent_id is None:
+        raise InvalidRequest(NOTHING_TO_UNDO)
+    return restore_version(user=user, project=project, version=current.parent)
+
+
+def _record_restore_pair(*, restored: Generation, replaced: Generation, feedback: Feedback) -> PreferencePair:
+    """restored > replaced, under the request the replaced answer was given; both completions are the
+    apps written whole in the file protocol (a restore has no answer of a model of its own)."""
+    pair = record_pair(
+        chosen=restored, rejected=replaced, source=PreferencePair.Source.RESTORE, feedback=feedback,
+        chosen_messages=whole_app_messages(restored), prompt=request_context(replaced),
+    )
+    if replaced.kind == Generation.Kind.RESTORE:  # undoing a restore: it has no raw answer to reject
+        pair.rejected = whole_app_messages(replaced)
+        pair.save(update_fields=["rejected"])
+    return pair
+
+
+def whole_app_messages(generation: Generation) -> list[dict]:
+    """The generation's app as one assistant answer: its explanation, then every file whole."""
+    blocks = [f'<file path="{path}">\n{content}\n</file>' for path, content in generation.app_version.files().items()]
+    return [{"role": "assistant", "content": "\n".join([generation.explanation, "", *blocks]).strip() + "\n"}]
+
+
+def request_context(generation: Generation) -> list[dict]:
+    """The messages the model was given for the answer that produced this generation's version: its own
+    request, or for a restore, the request of the answer it brought back."""
+    for _ in range(CONTEXT_CHAIN_LIMIT):
+        if generation.kind != Generation.Kind.RESTORE:
+            return generation.request_messages
+        restored = AppVersion.objects.filter(digest=generation.app_version.digest, project=generation.turn.project_id,
+                                             id__lt=generation.app_version_id).order_by("-id").first()
+        origin = restored.generations.order_by("id").first() if restored else None
+        if origin is None:
+            break
+        generation = origin
+    return []
