@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
 from generation.prompts import REQUEST_HEADING
 
 # Row kinds. PREFERENCE rows go to both the dpo and the reward files (TRL's DPOTrainer and
@@ -212,9 +214,7 @@ class IdHasher:
 # --- Deduplication and splits ---------------------------------------------------------------------
 
 def dedup_key(prompt: list[dict], *completions: list[dict]) -> bytes:
-    # ASCII separator controls between fields keep ("ab", "c") apart from ("a", "bc").
-    parts = ["\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages) for messages in (prompt, *completions)]
-    return hashlib.sha256("\x1d".join(parts).encode()).digest()[:16]
+    return hashlib.sha256(orjson.dumps([prompt, *completions])).digest()[:16]
 
 
 _FILES_INTRO = "The app's current files:"
@@ -238,6 +238,7 @@ def prompt_group(messages: list[dict]) -> str:
     return hashlib.sha256(normalised_prompt(messages).encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=4096)  # the rows of one prompt come together
 def split_of(group: str, *, seed: int, holdout: float) -> str:
     """"test" for a fraction `holdout` of prompt groups, else "train". A hash of (seed, group), not a
     shuffle: a group keeps its side however much data arrives later, and raising `holdout` only moves
