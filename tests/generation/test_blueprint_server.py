@@ -58,7 +58,7 @@ def test_it_streams_a_whole_app_over_the_openai_protocol(client):
         parser.files
     )
     assert parser.issues == []
-    assert "Task" in parser.explanation and "<file" not in parser.explanation
+    assert "Each task has" in parser.explanation and "<file" not in parser.explanation
 
 
 def test_usage_is_only_sent_when_asked_for(client):
