@@ -32,6 +32,7 @@ ALREADY_CURRENT = "That version is already the current one: nothing to restore."
 NOTHING_TO_UNDO = "Nothing to undo: this is the project's first version."
 NO_VERSION_YET = "Nothing to undo yet: build something first."
 RESTORE_PROMPT = "Restore version {number}"
+UNDO_PROMPT = "Undo: back to version {number}"
 RESTORED = (
     "Restored the files of version {number} as a new version (the versions after it are kept in History). "
     "The app's stored data is left as it is."
@@ -118,7 +119,7 @@ def version_files(version: AppVersion) -> dict:
 
 
 @transaction.atomic
-def restore_version(*, user, project: Project, version: AppVersion) -> Generation:
+def restore_version(*, user, project: Project, version: AppVersion, prompt: str = RESTORE_PROMPT) -> Generation:
     """Make a new version holding `version`'s files, make it current, and build it like any other.
 
     Guarantees: no existing version changes; the project's entity data is untouched; a `restore`
@@ -131,7 +132,7 @@ def restore_version(*, user, project: Project, version: AppVersion) -> Generatio
         raise InvalidRequest(ALREADY_CURRENT)
     number = version_numbers(project)[version.id]
     origin = version.generations.select_related("model_version").order_by("id").first()
-    turn = Turn.objects.create(project=project, prompt=RESTORE_PROMPT.format(number=number),
+    turn = Turn.objects.create(project=project, prompt=prompt.format(number=number),
                                base_version=replaced, seed=0)
     copy = create_version(project=project, files=version.files(), parent=replaced)
     now = timezone.now()
@@ -164,7 +165,7 @@ def undo(*, user, project: Project) -> Generation:
         raise InvalidRequest(NO_VERSION_YET)
     if current.parent_id is None:
         raise InvalidRequest(NOTHING_TO_UNDO)
-    return restore_version(user=user, project=project, version=current.parent)
+    return restore_version(user=user, project=project, version=current.parent, prompt=UNDO_PROMPT)
 
 
 def _record_restore_pair(*, restored: Generation, replaced: Generation, feedback: Feedback) -> PreferencePair:

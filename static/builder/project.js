@@ -262,9 +262,9 @@
         tab.className = "candidate" + (gid === selectedId ? " selected" : "");
         tab.dataset.generation = gid;
         tab.dataset.status = g.status;
-        const label = g.kind === "repair" ? "Repair" : `Candidate ${g.candidate}`;
+        const label = g.kind === "repair" ? "Repair" : g.kind === "restore" ? "Restored" : `Candidate ${g.candidate}`;
         tab.innerHTML = `<b>${label}</b> <span class="muted">${statusLabel(g)}</span>` +
-          (g.verdict ? ` <span class="verdict ${g.verdict}">${g.verdict}ed</span>` : "");
+          (g.verdict && g.kind !== "restore" ? ` <span class="verdict ${g.verdict}">${g.verdict}ed</span>` : "");
         tab.addEventListener("click", () => select(gid));
         tabs.append(tab);
       }
@@ -365,8 +365,9 @@
     el("actions").hidden = !g || !["done", "failed", "cancelled"].includes(g.status);
     // Only an answer that became a version can be judged; the server refuses the rest too.
     const judgeable = !!g && g.status === "done";
-    el("accept").hidden = !judgeable;
-    el("reject").hidden = !judgeable;
+    el("accept").hidden = !judgeable || g.kind === "restore";
+    el("reject").hidden = !judgeable || g.kind === "restore";
+    el("regenerate").hidden = !!g && g.kind === "restore"; // a restore asked no model: nothing to regenerate
     if (!judgeable) el("reject-form").hidden = true;
     el("stop").hidden = !g || !["queued", "running"].includes(g.status);
   }
@@ -477,8 +478,10 @@
       promptTaken(m.ref);
     } else if (m.type === "error") {
       if (m.ref && pendingPrompt && m.ref === pendingPrompt.ref) promptNotTaken(m.message);
+      else if (m.ref && m.ref.startsWith(HISTORY_REF)) historyError(m.message);
       else alertBox(m.message);
     }
+    if (m.type === "generation" || m.type === "state") versionsChanged();
     render();
     if (m.type === "state" && !root.dataset.ready) {
       root.dataset.ready = "true"; // the latest turns are on screen: the page is usable
@@ -549,6 +552,269 @@
   el("regenerate").addEventListener("click", () => {
     const g = generations.get(selectedId);
     if (g) send({ type: "regenerate", turn: g.turn });
+  });
+
+  // --- history: versions, restore and undo, a version's files, diffs, downloads ------------------------
+  // The History tab lists every version newest first (over HTTP, owner-scoped). Opening a version or
+  // its changes never changes the current version; Restore and Undo go over the socket, and the new
+  // version arrives as a generation like any other (its turn in the chat, its build in the preview).
+
+  const HISTORY_REF = "history:";
+  let versions = []; // newest first, from /versions/
+  let versionsLoading = false;
+  let versionsStale = false;
+  const picked = []; // up to two version ids to compare
+  let opened = null; // {kind: "files" | "diff", ...} shown under the list
+
+  function showTab(name) {
+    const history = name === "history";
+    el("tab-files").classList.toggle("selected", !history);
+    el("tab-history").classList.toggle("selected", history);
+    el("tab-files").setAttribute("aria-selected", String(!history));
+    el("tab-history").setAttribute("aria-selected", String(history));
+    el("files-body").hidden = history;
+    el("history").hidden = !history;
+    if (history) loadVersions();
+  }
+
+  function historyOpen() { return !el("history").hidden; }
+
+  function historyError(text) {
+    el("history-error").hidden = !text;
+    el("history-error").textContent = text || "";
+  }
+
+  // New generations and finished builds change the list: reload it if it is on screen (one at a time).
+  function versionsChanged() {
+    if (historyOpen()) loadVersions();
+    else versionsStale = true;
+  }
+
+  function loadVersions() {
+    if (versionsLoading) { versionsStale = true; return; }
+    versionsLoading = true;
+    versionsStale = false;
+    getJSON(`/projects/${projectId}/versions/`).then((page) => {
+      versions = page.versions;
+      renderVersions();
+    }).catch(() => historyError("Could not load the versions. Try again.")).finally(() => {
+      versionsLoading = false;
+      if (versionsStale && historyOpen()) loadVersions();
+    });
+  }
+
+  const SOURCE_LABELS = { generation: "generation", repair: "repair", restore: "restore", edit: "hand edit" };
+
+  const HISTORY_BUILD_LABELS = Object.assign({}, BUILD_LABELS, { waiting: "Waiting", stopped: "Built, preview stopped" });
+
+  function buildBadge(build) {
+    const badge = document.createElement("span");
+    badge.className = "badge build";
+    if (!build) { badge.textContent = "not built"; return badge; }
+    const smoke = build.smoke_status === "passed" ? "smoke test passed"
+      : build.smoke_status === "failed" ? "smoke test failed"
+      : build.smoke_status === "not_scored" ? "not scored" : build.smoke_status === "skipped" ? "smoke test off" : "";
+    // An older version's preview is stopped (only the newest run): its build and verdict still count.
+    badge.dataset.state = smoke ? build.smoke_status : build.status;
+    badge.textContent = (HISTORY_BUILD_LABELS[build.status] || build.status) + (smoke ? ` · ${smoke}` : "");
+    return badge;
+  }
+
+  function span(className, text) {
+    const s = document.createElement("span");
+    s.className = className;
+    s.textContent = text;
+    return s;
+  }
+
+  function button(text, onClick, className = "") {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    if (className) b.className = className;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function renderVersions() {
+    const list = el("versions");
+    list.replaceChildren();
+    for (const v of versions) {
+      const li = document.createElement("li");
+      li.className = "version" + (v.current ? " current" : "") +
+        (opened && opened.version === v.id ? " opened" : "");
+      li.dataset.version = v.id;
+      li.dataset.number = v.number;
+      let thumb;
+      if (v.build && v.build.screenshot_url) {
+        thumb = document.createElement("img");
+        thumb.src = v.build.screenshot_url;
+        thumb.alt = `Screenshot of version ${v.number}`;
+        thumb.loading = "lazy";
+      } else {
+        thumb = document.createElement("div");
+        thumb.textContent = "no screenshot";
+      }
+      thumb.classList.add("thumb");
+      const body = document.createElement("div");
+      const head = document.createElement("div");
+      head.className = "version-head";
+      const source = span("badge source", SOURCE_LABELS[v.source] || v.source);
+      source.dataset.source = v.source;
+      head.append(span("version-number", `Version ${v.number}`), source, buildBadge(v.build));
+      if (v.current) head.append(span("badge current", "current"));
+      const when = span("muted", new Date(v.created_at).toLocaleString());
+      head.append(when);
+      const prompt = document.createElement("div");
+      prompt.className = "version-prompt";
+      prompt.textContent = v.prompt;
+      prompt.title = v.prompt;
+      const actions = document.createElement("div");
+      actions.className = "version-actions";
+      actions.append(
+        button("Files", () => openFiles(v)),
+        button("Changes", () => openDiff(v, null)),
+      );
+      if (!v.current) actions.append(button("Restore", () => restore(v), "restore"));
+      const zip = document.createElement("a");
+      zip.href = `/projects/${projectId}/versions/${v.id}/download.zip`;
+      zip.textContent = "Download .zip";
+      zip.setAttribute("download", "");
+      const pick = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = picked.includes(v.id);
+      box.addEventListener("change", () => togglePick(v.id, box.checked));
+      pick.append(box, "pick");
+      actions.append(zip, pick);
+      body.append(head, prompt, actions);
+      li.append(thumb, body);
+      list.append(li);
+    }
+    renderPicked();
+  }
+
+  function togglePick(id, on) {
+    const at = picked.indexOf(id);
+    if (on && at < 0) picked.push(id);
+    if (!on && at >= 0) picked.splice(at, 1);
+    while (picked.length > 2) picked.shift(); // the two picked last
+    renderVersions();
+  }
+
+  function renderPicked() {
+    const compare = el("compare-picked");
+    compare.textContent = `Compare picked (${picked.length} of 2)`;
+    compare.disabled = picked.length !== 2;
+  }
+
+  function restore(v) {
+    historyError("");
+    send({ type: "restore", version: v.id, ref: `${HISTORY_REF}restore:${v.id}` });
+  }
+
+  function showOpened(title) {
+    el("history-view").hidden = false;
+    el("history-view-title").textContent = title;
+    renderVersions();
+  }
+
+  // A version's files, read-only: the list, then the chosen file's content (fetched by its hash).
+  function openFiles(v) {
+    opened = { kind: "files", version: v.id, files: null, path: null };
+    showOpened(`Version ${v.number}: files`);
+    el("history-view-body").replaceChildren(note("muted", "Loading…"));
+    getJSON(`/projects/${projectId}/versions/${v.id}/`).then((detail) => {
+      if (!opened || opened.version !== v.id || opened.kind !== "files") return;
+      opened.files = detail.files;
+      opened.path = detail.files.length ? detail.files[0].path : null;
+      renderOpenedFiles();
+    }).catch(() => historyError("Could not load this version. Try again."));
+  }
+
+  function renderOpenedFiles() {
+    const body = el("history-view-body");
+    const list = document.createElement("ul");
+    list.className = "file-list";
+    for (const f of opened.files) {
+      const li = document.createElement("li");
+      li.className = "file" + (f.path === opened.path ? " selected" : "");
+      li.textContent = f.path;
+      li.append(span("muted", ` ${sizeLabel(f.size)}`));
+      li.addEventListener("click", () => { opened.path = f.path; renderOpenedFiles(); });
+      list.append(li);
+    }
+    const view = document.createElement("pre");
+    view.className = "file-view";
+    const code = document.createElement("code");
+    view.append(code);
+    body.replaceChildren(list, view);
+    const entry = opened.files.find((f) => f.path === opened.path);
+    if (!entry) return;
+    if (blobs.has(entry.sha256)) { code.textContent = blobs.get(entry.sha256); return; }
+    code.textContent = "Loading…";
+    const version = opened.version;
+    fetch(`/projects/${projectId}/versions/${version}/blobs/${entry.sha256}`, { credentials: "same-origin" })
+      .then((r) => { if (!r.ok) throw new Error(r.statusText); return r.text(); })
+      .then((text) => { if (opened && opened.version === version && opened.path === entry.path) code.textContent = text; })
+      .catch(() => { code.textContent = "Could not load this file. Click its name to try again."; });
+  }
+
+  // What changed: from the version's parent (against null) or from another picked version.
+  function openDiff(v, against) {
+    const title = against ? `Changes from version ${against.number} to version ${v.number}`
+      : v.parent_number ? `Changes in version ${v.number} (from version ${v.parent_number})`
+      : `Version ${v.number}: the first version`;
+    opened = { kind: "diff", version: v.id };
+    showOpened(title);
+    el("history-view-body").replaceChildren(note("muted", "Loading…"));
+    const query = against ? `?against=${against.id}` : "";
+    getJSON(`/projects/${projectId}/versions/${v.id}/diff/${query}`).then((diff) => {
+      if (!opened || opened.version !== v.id || opened.kind !== "diff") return;
+      renderDiff(diff);
+    }).catch(() => historyError("Could not load the changes. Try again."));
+  }
+
+  const STATUS_WORDS = { added: "added", removed: "removed", changed: "changed" };
+
+  function renderDiff(diff) {
+    const body = el("history-view-body");
+    body.replaceChildren();
+    const summary = document.createElement("p");
+    summary.className = "note muted diff-summary";
+    const counts = ["added", "removed", "changed"].map((s) => [s, diff.files.filter((f) => f.status === s).length]);
+    summary.textContent = diff.files.length
+      ? counts.filter(([, n]) => n).map(([s, n]) => `${n} ${STATUS_WORDS[s]}`).join(", ") + `, ${diff.unchanged} unchanged`
+      : "No file changed.";
+    body.append(summary);
+    for (const f of diff.files) {
+      const section = document.createElement("section");
+      section.className = "diff-file";
+      section.dataset.path = f.path;
+      section.dataset.status = f.status;
+      const head = document.createElement("div");
+      head.className = "diff-file-head";
+      head.append(span("path", f.path), span("muted", f.status), span("added", `+${f.added}`), span("removed", `−${f.removed}`));
+      const pre = document.createElement("pre");
+      pre.className = "diff";
+      for (const [kind, text] of f.lines) pre.append(span(kind, text));
+      if (f.truncated) pre.append(span("hunk", "… the rest of this file's changes are not shown"));
+      section.append(head, pre);
+      body.append(section);
+    }
+  }
+
+  el("tab-files").addEventListener("click", () => showTab("files"));
+  el("tab-history").addEventListener("click", () => showTab("history"));
+  el("undo").addEventListener("click", () => { historyError(""); send({ type: "undo", ref: `${HISTORY_REF}undo` }); });
+  el("compare-picked").addEventListener("click", () => {
+    const [a, b] = picked.map((id) => versions.find((v) => v.id === id)).sort((x, y) => x.id - y.id);
+    if (a && b) openDiff(b, a);
+  });
+  el("history-view-close").addEventListener("click", () => {
+    opened = null;
+    el("history-view").hidden = true;
+    renderVersions();
   });
 
   connect();

@@ -88,6 +88,7 @@ def test_undo_restores_the_parent_and_undoing_that_brings_the_replaced_version_b
 
     undone = history.undo(user=owner, project=project)
     assert undone.app_version.files() == V1
+    assert undone.turn.prompt == "Undo: back to version 1"
     redone = history.undo(user=owner, project=project)
     assert redone.app_version.files() == V2
 
