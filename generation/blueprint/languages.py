@@ -537,23 +537,41 @@ EXPLAIN = {
         "each": "Each {entity} has {fields}.",
         "links": "{child} link to {parent}: pick one from a list, and each {parent_one} shows its {child_many}.",
         "open": "Open the preview and add your first {one} to try it.",
+        "changed": "I changed the app as you asked.",
+        "cannot": "",
+        "see": "Open the preview to see the change.",
     },
     "fr": {
         "built": "J'ai créé {name} : une application React qui enregistre {things} via l'API d'entités de Kiln ; tout est sauvegardé sur le serveur et survit à un rechargement.",
         "each": "Chaque {entity} a : {fields}.",
         "links": "{child} renvoient à {parent} : on le choisit dans une liste, et chaque {parent_one} affiche ses {child_many}.",
         "open": "Ouvrez l'aperçu et ajoutez un premier élément pour l'essayer.",
+        "changed": "J'ai modifié l'application comme demandé.",
+        "cannot": "Le modèle hors ligne ne sait pas faire cette modification ; l'application reste telle quelle. "
+        "Il sait par exemple ajouter, supprimer ou renommer un champ, trier, filtrer, afficher un tableau par "
+        "statut, des totaux ou un graphique, colorer des lignes, changer le thème. (Détails en anglais :)",
+        "see": "Ouvrez l'aperçu pour voir le changement.",
     },
     "es": {
         "built": "He creado {name}: una aplicación React que guarda {things} con la API de entidades de Kiln; todo se guarda en el servidor y sobrevive a una recarga.",
         "each": "Cada {entity} tiene: {fields}.",
         "links": "{child} enlazan con {parent}: se elige de una lista, y cada {parent_one} muestra sus {child_many}.",
         "open": "Abre la vista previa y añade el primer elemento para probarla.",
+        "changed": "He cambiado la aplicación como pediste.",
+        "cannot": "El modelo sin conexión no sabe hacer ese cambio; la aplicación queda como estaba. Sabe, por "
+        "ejemplo, añadir, quitar o renombrar un campo, ordenar, filtrar, mostrar un tablero por estado, totales o "
+        "un gráfico, colorear filas y cambiar el tema. (Detalles en inglés:)",
+        "see": "Abre la vista previa para ver el cambio.",
     },
     "de": {
         "built": "Ich habe {name} gebaut: eine React-App, die {things} über Kilns Entity-API speichert; alles bleibt auf dem Server und übersteht ein Neuladen.",
         "each": "Jede(r) {entity} hat: {fields}.",
         "links": "{child} verweisen auf {parent}: aus einer Liste wählbar, und jede(r) {parent_one} zeigt die zugehörigen {child_many}.",
         "open": "Öffne die Vorschau und füge den ersten Eintrag hinzu, um sie auszuprobieren.",
+        "changed": "Ich habe die App wie gewünscht geändert.",
+        "cannot": "Das Offline-Modell kann diese Änderung nicht vornehmen; die App bleibt, wie sie ist. Es kann "
+        "zum Beispiel Felder hinzufügen, entfernen oder umbenennen, sortieren, filtern, eine Tafel nach Status, "
+        "Summen oder ein Diagramm zeigen, Zeilen einfärben und das Thema ändern. (Einzelheiten auf Englisch:)",
+        "see": "Öffne die Vorschau, um die Änderung zu sehen.",
     },
 }

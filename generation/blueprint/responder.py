@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from generation.blueprint import edits, followups, planner, writer
+from generation.blueprint import edits, followups, languages, planner, writer
 from generation.prompts import is_repair_request
 from generation.protocol import parse
 
@@ -53,8 +53,10 @@ def _follow_up(
     files: dict[str, str], old_plan: planner.AppPlan, style: writer.Style, request: str, seed
 ) -> str:
     plan, changes = followups.apply_change(old_plan, request)
+    words = languages.EXPLAIN[old_plan.lang]
     if not changes:
-        return followups.CANNOT + " I left the app as it is.\n"
+        lead = words["cannot"] + "\n\n" if words["cannot"] else ""
+        return lead + followups.CANNOT + " I left the app as it is.\n"
     if seed is not None and seed % 2 == 1:
         # A second candidate puts new fields right after the title instead of at the end of the form.
         for entity in plan.entities:
@@ -87,6 +89,13 @@ def _follow_up(
         elif blocks:
             parts.append(edits.render_edit(path, blocks))
     intro = f"I {_join(changes)}."
+    if plan.lang != "en":
+        # The app's own language first: what it holds now, as the first answer said it; the details after.
+        each = [
+            words["each"].format(entity=e.noun, fields=planner.describe_fields(e, plan.lang))
+            for e in plan.entities
+        ]
+        intro = " ".join([words["changed"], *each]) + f"\n\n({intro})"
     if not parts:  # it had what was asked already
         return intro + " Nothing needed to change.\n"
     renamed = [e for e in old_plan.entities if plan.get(e.name) is None]
@@ -95,7 +104,7 @@ def _follow_up(
             f" Records saved before under {', '.join(e.name for e in renamed)} keep that name, so they do not "
             "show in the renamed list."
         )
-    return "\n".join([intro, "", *parts, "", "Open the preview to see the change."]) + "\n"
+    return "\n".join([intro, "", *parts, "", words["see"]]) + "\n"
 
 
 CANNOT_REPAIR = (

@@ -185,6 +185,15 @@ def test_other_languages_keep_their_words_and_accents(prompt, entity, labels, sa
     assert "Je veux une" not in json.dumps(app, ensure_ascii=False)
 
 
+def test_a_follow_up_on_a_french_app_answers_in_french():
+    _, parser, _, plan = follow(
+        "je veux une application pour gérer mes plantes: nom, arrosage", "ajoute une URL de photo"
+    )
+
+    assert parser.explanation.startswith("J'ai modifié l'application comme demandé. Chaque plante a :")
+    assert "URL de photo" in parser.explanation and plan.main.field("url_de_photo").label == "URL de photo"
+
+
 def test_colours_come_from_the_prompt():
     _, files = app_for(
         "Customer feedback board with customer, message and rating. Choose linen for the background; set all "
