@@ -23,7 +23,9 @@ def diff_versions(old: AppVersion | None, new: AppVersion) -> dict:
     before = old.manifest if old else {}
     after = new.manifest
     changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
-    blobs = Blob.objects.in_bulk([sha for path in changed for sha in (before.get(path), after.get(path)) if sha])
+    blobs = Blob.objects.in_bulk(
+        [sha for path in changed for sha in (before.get(path), after.get(path)) if sha]
+    )
     files = []
     for path in changed:
         a = blobs[before[path]].content if path in before else ""
@@ -40,8 +42,9 @@ def diff_versions(old: AppVersion | None, new: AppVersion) -> dict:
 
 def _file_diff(path: str, a: str, b: str) -> dict:
     lines, added, removed = [], 0, 0
-    diff = difflib.unified_diff(a.splitlines(), b.splitlines(), f"a/{path}", f"b/{path}", lineterm="",
-                                n=CONTEXT_LINES)
+    diff = difflib.unified_diff(
+        a.splitlines(), b.splitlines(), f"a/{path}", f"b/{path}", lineterm="", n=CONTEXT_LINES
+    )
     for line in diff:
         if line.startswith(("---", "+++")) and not lines:
             continue  # the two file headers; the path is shown above the diff
@@ -54,5 +57,9 @@ def _file_diff(path: str, a: str, b: str) -> dict:
         else:
             kind = "ctx"
         lines.append([kind, line])
-    return {"added": added, "removed": removed, "lines": lines[:MAX_DIFF_LINES],
-            "truncated": len(lines) > MAX_DIFF_LINES}
+    return {
+        "added": added,
+        "removed": removed,
+        "lines": lines[:MAX_DIFF_LINES],
+        "truncated": len(lines) > MAX_DIFF_LINES,
+    }

@@ -80,12 +80,20 @@ def version_zip(version: AppVersion, *, number: int, when: str) -> bytes:
 
 def readme(files: dict[str, str], *, project: Project, number: int, when: str) -> str:
     entities = _entities(files.get("app.json", ""))
-    api = "\n".join(
-        API_ENTITY.format(entity=entity, fields=", ".join(
-            f"`{name}` ({(spec or {}).get('type', 'string')}{', required' if (spec or {}).get('required') else ''})"
-            for name, spec in fields.items()) or "none")
-        for entity, fields in entities.items()
-    ) or NO_ENTITIES
+    api = (
+        "\n".join(
+            API_ENTITY.format(
+                entity=entity,
+                fields=", ".join(
+                    f"`{name}` ({(spec or {}).get('type', 'string')}{', required' if (spec or {}).get('required') else ''})"
+                    for name, spec in fields.items()
+                )
+                or "none",
+            )
+            for entity, fields in entities.items()
+        )
+        or NO_ENTITIES
+    )
     return README.format(name=project.name, number=number, when=when, api=api)
 
 
@@ -97,8 +105,11 @@ def _entities(app_json: str) -> dict[str, dict]:
         return {}
     if not isinstance(entities, dict):
         return {}
-    return {name: dict((spec or {}).get("fields") or {}) for name, spec in entities.items()
-            if isinstance(spec, dict) or spec is None}
+    return {
+        name: dict((spec or {}).get("fields") or {})
+        for name, spec in entities.items()
+        if isinstance(spec, dict) or spec is None
+    }
 
 
 def entity_data(project: Project) -> dict:
@@ -109,10 +120,13 @@ def entity_data(project: Project) -> dict:
     if path is not None:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
-            rows = db.execute("SELECT id, entity, data, created_at, updated_at FROM records ORDER BY entity, id")
+            rows = db.execute(
+                "SELECT id, entity, data, created_at, updated_at FROM records ORDER BY entity, id"
+            )
             for record_id, entity, data, created_at, updated_at in rows:
                 entities.setdefault(entity, []).append(
-                    {**json.loads(data), "id": record_id, "created_at": created_at, "updated_at": updated_at})
+                    {**json.loads(data), "id": record_id, "created_at": created_at, "updated_at": updated_at}
+                )
         finally:
             db.close()
     return {"project": project.name, "entities": entities}
@@ -120,7 +134,9 @@ def entity_data(project: Project) -> dict:
 
 def _data_file(project: Project) -> Path | None:
     held_by = (
-        Build.objects.filter(app_version__project=project).exclude(slot="").order_by("-id")
+        Build.objects.filter(app_version__project=project)
+        .exclude(slot="")
+        .order_by("-id")
         .values_list("slot", flat=True)
     )
     for folder in [slots.data_dir(project.id), *(slots.slot_dir(slot) / "data" for slot in held_by)]:

@@ -54,7 +54,10 @@ SOURCES = {
 def version_for(user, project_id, version_id) -> AppVersion:
     """A version of the user's own project, or 404: another user's looks exactly like a missing one."""
     return get_object_or_404(
-        AppVersion.objects.select_related("project"), pk=version_id, project_id=project_id, project__owner=user
+        AppVersion.objects.select_related("project"),
+        pk=version_id,
+        project_id=project_id,
+        project__owner=user,
     )
 
 
@@ -70,13 +73,18 @@ def versions_of(project: Project, user) -> dict:
     numbers = version_numbers(project)
     versions = list(project.versions.order_by("-id").only("id", "parent_id", "manifest", "created_at"))
     origins = {}
-    for generation in Generation.objects.filter(app_version__project=project).select_related("turn").only(
-        "id", "kind", "app_version_id", "turn__prompt", "turn_id"
-    ).order_by("id"):
+    for generation in (
+        Generation.objects.filter(app_version__project=project)
+        .select_related("turn")
+        .only("id", "kind", "app_version_id", "turn__prompt", "turn_id")
+        .order_by("id")
+    ):
         origins.setdefault(generation.app_version_id, generation)
     latest_builds = {}
-    for build in Build.objects.filter(app_version__project=project).defer("log", "timings", "scores").order_by(
-        "-created_at", "-id"
+    for build in (
+        Build.objects.filter(app_version__project=project)
+        .defer("log", "timings", "scores")
+        .order_by("-created_at", "-id")
     ):
         latest_builds.setdefault(build.app_version_id, build)
     current = current_version(project)
@@ -84,34 +92,43 @@ def versions_of(project: Project, user) -> dict:
     for version in versions:
         origin = origins.get(version.id)
         prompt = selectors.clip(origin.turn.prompt, selectors.PROMPT_BYTES)[0] if origin else ""
-        listed.append({
-            "id": version.id,
-            "number": numbers[version.id],
-            "parent": version.parent_id,
-            "parent_number": numbers.get(version.parent_id),
-            "created_at": version.created_at.isoformat(),
-            "source": SOURCES.get(origin.kind, "generation") if origin else "unknown",
-            "generation": origin.id if origin else None,
-            "turn": origin.turn_id if origin else None,
-            "prompt": prompt,
-            "file_count": len(version.manifest),
-            "build": selectors.build_state(latest_builds.get(version.id), user,
-                                           message_bytes=selectors.MESSAGE_BYTES),
-            "current": current is not None and version.id == current.id,
-        })
+        listed.append(
+            {
+                "id": version.id,
+                "number": numbers[version.id],
+                "parent": version.parent_id,
+                "parent_number": numbers.get(version.parent_id),
+                "created_at": version.created_at.isoformat(),
+                "source": SOURCES.get(origin.kind, "generation") if origin else "unknown",
+                "generation": origin.id if origin else None,
+                "turn": origin.turn_id if origin else None,
+                "prompt": prompt,
+                "file_count": len(version.manifest),
+                "build": selectors.build_state(
+                    latest_builds.get(version.id), user, message_bytes=selectors.MESSAGE_BYTES
+                ),
+                "current": current is not None and version.id == current.id,
+            }
+        )
     return {"project": project.id, "current": current.id if current else None, "versions": listed}
 
 
 def version_files(version: AppVersion) -> dict:
     """A version's files by path, size and hash (their content comes over HTTP, as for a generation)."""
-    sizes = {sha: size for sha, size in selectors.Blob.objects.filter(pk__in=set(version.manifest.values()))
-             .annotate(size=selectors.ByteLength("content")).values_list("sha256", "size")}
+    sizes = {
+        sha: size
+        for sha, size in selectors.Blob.objects.filter(pk__in=set(version.manifest.values()))
+        .annotate(size=selectors.ByteLength("content"))
+        .values_list("sha256", "size")
+    }
     return {
         "id": version.id,
         "number": version_numbers(version.project)[version.id],
         "parent": version.parent_id,
-        "files": [{"path": path, "sha256": sha, "size": sizes.get(sha, 0)}
-                  for path, sha in sorted(version.manifest.items())],
+        "files": [
+            {"path": path, "sha256": sha, "size": sizes.get(sha, 0)}
+            for path, sha in sorted(version.manifest.items())
+        ],
     }
 
 
@@ -119,7 +136,9 @@ def version_files(version: AppVersion) -> dict:
 
 
 @transaction.atomic
-def restore_version(*, user, project: Project, version: AppVersion, prompt: str = RESTORE_PROMPT) -> Generation:
+def restore_version(
+    *, user, project: Project, version: AppVersion, prompt: str = RESTORE_PROMPT
+) -> Generation:
     """Make a new version holding `version`'s files, make it current, and build it like any other.
 
     Guarantees: no existing version changes; the project's entity data is untouched; a `restore`
@@ -132,8 +151,9 @@ def restore_version(*, user, project: Project, version: AppVersion, prompt: str 
         raise InvalidRequest(ALREADY_CURRENT)
     number = version_numbers(project)[version.id]
     origin = version.generations.select_related("model_version").order_by("id").first()
-    turn = Turn.objects.create(project=project, prompt=prompt.format(number=number),
-                               base_version=replaced, seed=0)
+    turn = Turn.objects.create(
+        project=project, prompt=prompt.format(number=number), base_version=replaced, seed=0
+    )
     copy = create_version(project=project, files=version.files(), parent=replaced)
     now = timezone.now()
     restore = Generation.objects.create(
@@ -172,8 +192,12 @@ def _record_restore_pair(*, restored: Generation, replaced: Generation, feedback
     """restored > replaced, under the request the replaced answer was given; both completions are the
     apps written whole in the file protocol (a restore has no answer of a model of its own)."""
     pair = record_pair(
-        chosen=restored, rejected=replaced, source=PreferencePair.Source.RESTORE, feedback=feedback,
-        chosen_messages=whole_app_messages(restored), prompt=request_context(replaced),
+        chosen=restored,
+        rejected=replaced,
+        source=PreferencePair.Source.RESTORE,
+        feedback=feedback,
+        chosen_messages=whole_app_messages(restored),
+        prompt=request_context(replaced),
     )
     if replaced.kind == Generation.Kind.RESTORE:  # undoing a restore: it has no raw answer to reject
         pair.rejected = whole_app_messages(replaced)
@@ -183,7 +207,10 @@ def _record_restore_pair(*, restored: Generation, replaced: Generation, feedback
 
 def whole_app_messages(generation: Generation) -> list[dict]:
     """The generation's app as one assistant answer: its explanation, then every file whole."""
-    blocks = [f'<file path="{path}">\n{content}\n</file>' for path, content in generation.app_version.files().items()]
+    blocks = [
+        f'<file path="{path}">\n{content}\n</file>'
+        for path, content in generation.app_version.files().items()
+    ]
     return [{"role": "assistant", "content": "\n".join([generation.explanation, "", *blocks]).strip() + "\n"}]
 
 
@@ -193,8 +220,15 @@ def request_context(generation: Generation) -> list[dict]:
     for _ in range(CONTEXT_CHAIN_LIMIT):
         if generation.kind != Generation.Kind.RESTORE:
             return generation.request_messages
-        restored = AppVersion.objects.filter(digest=generation.app_version.digest, project=generation.turn.project_id,
-                                             id__lt=generation.app_version_id).order_by("-id").first()
+        restored = (
+            AppVersion.objects.filter(
+                digest=generation.app_version.digest,
+                project=generation.turn.project_id,
+                id__lt=generation.app_version_id,
+            )
+            .order_by("-id")
+            .first()
+        )
         origin = restored.generations.order_by("id").first() if restored else None
         if origin is None:
             break

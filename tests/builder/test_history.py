@@ -84,7 +84,7 @@ def test_restore_records_a_restore_verdict_and_the_restored_version_over_the_rep
 
 
 def test_undo_restores_the_parent_and_undoing_that_brings_the_replaced_version_back(owner, project, two_versions):
-    first, second = two_versions
+    first, _ = two_versions
 
     undone = history.undo(user=owner, project=project)
     assert undone.app_version.files() == V1
