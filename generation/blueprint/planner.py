@@ -1558,9 +1558,20 @@ def _plan_several(text: str, lang: str) -> list[EntityPlan] | None:
             entities.append(_entity(clause.noun, clause.many, clause.text, lang))
     else:
         named = _named_things(text, lang)
+        if clauses:  # "a wedding planner with guests and vendors, guests with name and rsvp status"
+            listed = _listed_pair(text, lang)
+            named = [(clauses[0].noun, clauses[0].many)] + [
+                pair for pair in named + listed if pair[0] != clauses[0].noun
+            ]
+            named = list({tuple(noun): (noun, many) for noun, many in named}.values())
+            named.sort(key=lambda pair: _first_mention(text, pair))
         if len(named) < 2:
             return None
-        entities = [_entity(noun, many, _fields_text_for(text, many, noun), lang) for noun, many in named]
+        bodies = {tuple(c.noun): c.text for c in clauses}  # a thing's own clause gives its fields
+        entities = [
+            _entity(noun, many, bodies.get(tuple(noun)) or _fields_text_for(text, many, noun), lang)
+            for noun, many in named[:MAX_ENTITIES]
+        ]
         target = max(entities, key=lambda e: len(ENTITY_DEFAULTS.get(e.noun, ((), ()))[1]))
         for extra in _stray_fields(text, [target], lang):
             if not target.field(extra.name) and len(target.fields) < MAX_FIELDS:
@@ -1568,6 +1579,29 @@ def _plan_several(text: str, lang: str) -> list[EntityPlan] | None:
     _link(entities, text, lang)
     _add_titles(entities, lang)
     return entities
+
+
+def _first_mention(text: str, pair: tuple[list[str], str]) -> int:
+    found = [
+        m.start()
+        for word in (pair[1], " ".join(pair[0]))
+        for m in [re.search(rf"\b{re.escape(word)}", text)]
+        if m
+    ]
+    return min(found, default=len(text))
+
+
+def _listed_pair(text: str, lang: str) -> list[tuple[list[str], str]]:
+    """Known things named side by side in the plural ("guests and vendors", "books, members")."""
+    if lang != "en":
+        return []
+    out = []
+    for match in re.finditer(r"\b([a-z]+s)(?:,\s*|\s+and\s+|\s*&\s*)([a-z]+s)\b", text):
+        for word in match.groups():
+            single = singularise(word)
+            if single != word and single in ENTITY_DEFAULTS and ([single], word) not in out:
+                out.append(([single], word))
+    return out if len(out) >= 2 else []
 
 
 def _entity(noun: list[str], many: str, fields_text: str, lang: str) -> EntityPlan:
@@ -1590,7 +1624,7 @@ def _entity(noun: list[str], many: str, fields_text: str, lang: str) -> EntityPl
     phrases = _distribute_dates(phrases)
     fields = _dedupe([_field(p, name, lang) for p in phrases])
     if not fields and lang == "en":
-        fields = _dedupe([_field(_Phrase(d.split()), name) for d in default_fields])
+        fields = _dedupe([_field(p, name) for p in _phrases(", ".join(default_fields), set())])
     return EntityPlan(name=name, noun=noun_text, many=many, fields=fields[:MAX_FIELDS])
 
 
@@ -1615,8 +1649,10 @@ def _add_titles(entities: list[EntityPlan], lang: str) -> None:
     """A required title first; a link record with nothing to name it by (a loan, a grade) is shown by
     its links instead."""
     for e in entities:
-        named = any(f.type in ("string",) and not f.format for f in e.fields)
-        if not named and any(f.type == "reference" for f in e.fields):
+        named = any(f.type == "string" and not f.format for f in e.fields)
+        usual = ENTITY_DEFAULTS.get(e.noun, ((), ()))[0]
+        titled = bool(usual) and usual[0] in ("title", "name")  # a deal has a title even when not said
+        if not named and not titled and any(f.type == "reference" for f in e.fields):
             refs = [f for f in e.fields if f.type == "reference"]
             e.fields = refs + [f for f in e.fields if f.type != "reference"]
             continue

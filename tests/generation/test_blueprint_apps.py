@@ -126,6 +126,29 @@ def test_several_things_become_linked_entities():
     assert "Books with title" not in json.dumps(app)
 
 
+@pytest.mark.parametrize(
+    "prompt, entities",
+    [
+        ("a wedding planner with guests and vendors, guests with name and rsvp status", ["Guest", "Vendor"]),
+        (
+            "A CRM with companies, contacts and deals. Contacts work at a company; deals have a value, a stage "
+            "and a contact.",
+            ["Company", "Contact", "Deal"],
+        ),
+        (
+            "Gradebook for my class. Students: name, email. Assignments: title, due date, max points. Grades: "
+            "student, assignment, score.",
+            ["Student", "Assignment", "Grade"],
+        ),
+    ],
+)
+def test_things_named_in_other_ways_are_entities_too(prompt, entities):
+    app, _ = app_for(prompt)
+
+    assert list(app["entities"]) == entities
+    assert all(" " not in name for e in app["entities"].values() for name in e["fields"])
+
+
 def test_names_that_only_describe_become_entities_with_their_usual_fields():
     app, _ = app_for("a health blog for publishing articles with commenting and categorizing")
 
