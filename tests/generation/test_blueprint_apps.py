@@ -131,13 +131,17 @@ def test_several_things_become_linked_entities():
     [
         ("a wedding planner with guests and vendors, guests with name and rsvp status", ["Guest", "Vendor"]),
         (
-            "A CRM with companies, contacts and deals. Contacts work at a company; deals have a value, a stage "
-            "and a contact.",
+            (
+                "A CRM with companies, contacts and deals. Contacts work at a company; deals have a value, a stage "
+                "and a contact."
+            ),
             ["Company", "Contact", "Deal"],
         ),
         (
-            "Gradebook for my class. Students: name, email. Assignments: title, due date, max points. Grades: "
-            "student, assignment, score.",
+            (
+                "Gradebook for my class. Students: name, email. Assignments: title, due date, max points. Grades: "
+                "student, assignment, score."
+            ),
             ["Student", "Assignment", "Grade"],
         ),
     ],
