@@ -276,6 +276,14 @@
       kiln.textContent = (g.explanation || "").trim() + (g.explanation_truncated ? "…" : "") ||
         (g.status === "failed" ? "" : "…");
       li.append(kiln);
+      if (g.status === "done" && g.version) {
+        // What this turn changed, file by file, in the History tab (without changing the current version).
+        const changes = document.createElement("button");
+        changes.className = "link what-changed";
+        changes.textContent = "What changed";
+        changes.addEventListener("click", () => showChanges(g.version));
+        li.append(changes);
+      }
       const hidden = turn.generationCount - turn.generationIds.length;
       if (!turn.whole && (turn.promptTruncated || hidden > 0 || turn.generationIds.some(
         (id) => generations.get(id).explanation_truncated))) {
@@ -802,6 +810,15 @@
       section.append(head, pre);
       body.append(section);
     }
+  }
+
+  function showChanges(versionId) {
+    showTab("history");
+    getJSON(`/projects/${projectId}/versions/`).then((page) => {
+      versions = page.versions;
+      const v = versions.find((x) => x.id === versionId);
+      if (v) openDiff(v, null);
+    }).catch(() => historyError("Could not load the versions. Try again."));
   }
 
   el("tab-files").addEventListener("click", () => showTab("files"));

@@ -97,6 +97,12 @@ def test_a_person_browses_history_diffs_restores_undoes_and_downloads(stack, bro
     wait_until_turn_is_ready(page, 2)
     expect(preview.locator("input[name=due_date]")).to_have_count(1, timeout=20_000)
 
+    # The chat links each turn to what it changed.
+    page.locator(".turn").last.get_by_role("button", name="What changed").click()
+    expect(page.locator("#history-view-title")).to_have_text("Changes in version 2 (from version 1)")
+    expect(page.locator(".diff-file[data-path='app.json'] .diff .add", has_text="due_date").first).to_be_visible()
+    page.get_by_role("button", name="Close").click()
+
     # History: both versions, newest first, each with its prompt, source, verdict and screenshot.
     page.get_by_role("tab", name="History").click()
     expect(versions(page)).to_have_count(2)
