@@ -71,7 +71,7 @@ def versions_of(project: Project, user) -> dict:
     """Every version of the project, newest first: its number, where it came from (the turn's prompt,
     generation / repair / restore), its time, its latest build and smoke verdict, and which is current."""
     numbers = version_numbers(project)
-    versions = list(project.versions.order_by("-id").only("id", "parent_id", "manifest", "created_at"))
+    versions = list(project.versions.order_by("-id").only("id", "project_id", "parent_id", "manifest", "created_at"))
     origins = {}
     for generation in (
         Generation.objects.filter(app_version__project=project)

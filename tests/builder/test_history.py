@@ -211,3 +211,21 @@ async def test_restoring_another_users_version_answers_like_a_missing_one(strang
     missing = await restore_over_socket(stranger_project, stranger, first.app_version_id + 1000)
     assert theirs == missing == {"type": "error", "message": "Kiln did not understand that message.", "ref": "r1"}
     assert await database_sync_to_async(project.versions.count)() == 2
+
+
+def test_the_versions_list_takes_the_same_queries_for_three_versions_as_for_three_hundred(
+    owner, project, make_generation, django_assert_max_num_queries
+):
+    def grow(count):
+        parent = project.versions.order_by("-id").first()
+        for i in range(count):
+            generation = make_generation(prompt=f"change {i}")
+            generation.app_version = parent = create_version(project=project, files={"app.json": str(i)}, parent=parent)
+            generation.save()
+
+    grow(3)
+    with django_assert_max_num_queries(12) as few:
+        assert len(history.versions_of(project, owner)["versions"]) == 3
+    grow(297)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(history.versions_of(project, owner)["versions"]) == 300
