@@ -26,7 +26,7 @@ from sandbox.models import Build
 # escaped), so with these a state stays under STATE_MAX_BYTES however long or exotic the texts are:
 # at most GENERATIONS_PER_TURN summaries of at most ~8 KB each for the newest turn, which is always sent.
 STATE_MAX_BYTES = 64_000
-STATE_TURNS = 12  # the newest turns sent on connect (a screenful and more), fewer if they fill the budget
+STATE_TURNS = 8  # the newest turns sent on connect (screenfuls of chat), fewer if they fill the budget
 TURNS_PAGE = 20  # older turns fetched over HTTP a page at a time
 GENERATIONS_PER_TURN = 6  # two candidates with two repairs each; more (regenerations) come with the full turn
 PROMPT_BYTES = 1_000
