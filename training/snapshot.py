@@ -157,6 +157,12 @@ class SeenRows:
 _MEMORY_POOL = pa.system_memory_pool()
 
 
+# Min/max statistics only where a reader can use them (short metadata columns). On the message texts
+# they are kilobytes per row group, kept in the writer's memory until the file closes: with them, peak
+# RSS grew with the size of the export (+23 % from 100k to 300k pairs).
+_STATISTICS = {"label", "turn", "project", "source", "review_status", "prompt_group", "created_at"}
+
+
 class BackgroundWriter:
     """One thread that writes full batches while the main thread reads and maps the next ones. Arrow's
     JSON reader and the Parquet writer release the GIL, so on two cores the two overlap. At most
@@ -194,8 +200,10 @@ class SplitFiles:
         self.writer = writer
         self.parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         self.jsonl = self.paths[0].with_suffix(".jsonl").open("wb")
-        self.parquet = pq.ParquetWriter(self.paths[0].with_suffix(".parquet"), schema, compression="zstd",
-                                        memory_pool=_MEMORY_POOL)
+        self.parquet = pq.ParquetWriter(
+            self.paths[0].with_suffix(".parquet"), schema, compression="zstd", memory_pool=_MEMORY_POOL,
+            write_statistics=[name for name in schema.names if name in _STATISTICS],
+        )
         self.lines: list[bytes] = []
 
     def write(self, data: dict) -> None:
