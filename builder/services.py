@@ -12,6 +12,7 @@ from generation.models import Generation
 from generation.prompts import build_messages
 from generation.router import pick_model_version, pick_model_versions
 from sandbox.lifecycle import delete_project_data
+from sandbox.models import Build
 
 MAX_PROMPT_CHARS = 20_000
 PROMPT_EMPTY = "Type what you want to build."
@@ -31,8 +32,10 @@ def delete_project(*, project: Project) -> None:
     running = Generation.objects.filter(turn__project=project, status=Generation.Status.RUNNING)
     for generation_id in running.values_list("id", flat=True):
         claims.request_cancel(generation_id)
-    delete_project_data(project_id=project.id)
-    project.delete()
+    builds = list(Build.objects.filter(app_version__project=project))
+    project_id = project.id
+    project.delete()  # first: a build worker that loses its container next finds its row gone
+    delete_project_data(project_id=project_id, builds=builds)
 
 
 def create_project(*, owner, name: str) -> Project:

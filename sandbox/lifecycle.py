@@ -115,15 +115,18 @@ def enforce_user_cap(build: Build, *, keep: frozenset[int] = frozenset()) -> Non
         stop_preview(older, reason=PREVIEW_OVER_CAP.format(cap=cap))
 
 
-def delete_project_data(*, project_id: int) -> dict:
+def delete_project_data(*, project_id: int, builds: list[Build] | None = None) -> dict:
     """Everything a deleted project left in the sandbox goes at once: every container labelled with
-    the project (previews and build steps still running), its builds' slot and build folders, and its
-    stored records. Builds still running notice their row is gone and stop (builds.build_and_preview)."""
+    the project (previews and build steps still running), its builds' containers and folders, and its
+    stored records. Called after the rows are deleted (`builds` read before), so a build worker whose
+    container vanishes under it finds its row gone and stops quietly (builds.BuildGone)."""
     done = {"containers": 0, "folders": 0}
+    if builds is None:
+        builds = list(Build.objects.filter(app_version__project_id=project_id))
     for container in docker_driver.instance_containers(project=str(project_id)):
         docker_driver.remove_container(container.id)
         done["containers"] += 1
-    for build in Build.objects.filter(app_version__project_id=project_id):
+    for build in builds:
         if build.container_id:  # a warm-pool container carries no project label
             docker_driver.remove_container(build.container_id)
             done["containers"] += 1
