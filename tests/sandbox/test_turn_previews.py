@@ -59,6 +59,7 @@ def test_a_smoke_test_kiln_could_not_run_is_not_scored_and_starts_no_repair(
     assert not PreferencePair.objects.exists()
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the worker stops quietly
 def test_deleting_a_project_while_it_builds_leaves_no_container_folder_or_data(
         project, model_version, make_version, django_capture_on_commit_callbacks):
     (version,) = candidates(project, model_version, make_version, n=1)
