@@ -95,6 +95,8 @@ def admit(generations: list[Generation]) -> None:
     if not generations:
         return
     dispatch(owner_id=generations[0].turn.project.owner_id)
+    for generation in generations:  # the caller's objects say what the browser is told next
+        generation.refresh_from_db(fields=["status"])
     for generation in Generation.objects.filter(id__in=[g.id for g in generations], status=Generation.Status.WAITING):
         append_event(generation.stream_key, frames.status("waiting", message=fair_use.waiting_message(generation),
                                                           position=fair_use.waiting_ahead(generation) + 1))
