@@ -71,7 +71,11 @@ def versions_of(project: Project, user) -> dict:
     """Every version of the project, newest first: its number, where it came from (the turn's prompt,
     generation / repair / restore), its time, its latest build and smoke verdict, and which is current."""
     numbers = version_numbers(project)
-    versions = list(project.versions.order_by("-id").only("id", "project_id", "parent_id", "manifest", "created_at"))
+    versions = list(
+        project.versions.order_by("-id").only(
+            "id", "project_id", "parent_id", "manifest", "digest", "created_at"
+        )
+    )
     origins = {}
     for generation in (
         Generation.objects.filter(app_version__project=project)
@@ -108,6 +112,8 @@ def versions_of(project: Project, user) -> dict:
                     latest_builds.get(version.id), user, message_bytes=selectors.MESSAGE_BYTES
                 ),
                 "current": current is not None and version.id == current.id,
+                # The same files as the current version: restoring it would change nothing.
+                "same_as_current": current is not None and version.digest == current.digest,
             }
         )
     return {"project": project.id, "current": current.id if current else None, "versions": listed}

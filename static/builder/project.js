@@ -683,7 +683,7 @@
         button("Files", () => openFiles(v)),
         button("Changes", () => openDiff(v, null)),
       );
-      if (!v.current) actions.append(button("Restore", () => restore(v), "restore"));
+      if (!v.same_as_current) actions.append(button("Restore", () => restore(v), "restore"));
       const zip = document.createElement("a");
       zip.href = `/projects/${projectId}/versions/${v.id}/download.zip`;
       zip.textContent = "Download .zip";

@@ -125,6 +125,7 @@ def test_the_versions_list_is_newest_first_with_source_prompt_and_current(owner,
     assert [v["source"] for v in listed] == ["restore", "generation", "generation"]
     assert [v["prompt"] for v in listed] == ["Restore version 1", "call it My chores, make it red", "a chores list"]
     assert [v["current"] for v in listed] == [True, False, False]
+    assert [v["same_as_current"] for v in listed] == [True, False, True]
     assert listed[0]["build"]["status"] in ("waiting", "queued")  # handed to the build queue on commit
 
 
@@ -229,3 +230,19 @@ def test_the_versions_list_takes_the_same_queries_for_three_versions_as_for_thre
     grow(297)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(history.versions_of(project, owner)["versions"]) == 300
+
+
+async def test_undo_over_the_socket_with_nothing_to_undo_says_so_with_the_browsers_ref(owner, project, make_generation):
+    def first_version():
+        only = make_generation(prompt="a chores list")
+        only.app_version = create_version(project=project, files=V1, parent=None)
+        only.save()
+
+    await database_sync_to_async(first_version)()
+    communicator, connected, _ = await connect(project.id, user=owner)
+    assert connected
+    await communicator.receive_json_from(timeout=5)  # the state
+    await communicator.send_json_to({"type": "undo", "ref": "history:undo"})
+    answer = await communicator.receive_json_from(timeout=5)
+    await communicator.disconnect()
+    assert answer == {"type": "error", "message": history.NOTHING_TO_UNDO, "ref": "history:undo"}

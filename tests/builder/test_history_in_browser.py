@@ -168,6 +168,10 @@ def test_a_person_browses_history_diffs_restores_undoes_and_downloads(stack, bro
     expect(version(page, 4)).to_contain_text("current")
     page.screenshot(path=SHOTS / "undo.png")
 
+    # Version 2 has the same files as the current one: nothing to restore, so no Restore button.
+    expect(version(page, 2).get_by_role("button", name="Restore")).to_have_count(0)
+    expect(version(page, 3).get_by_role("button", name="Restore")).to_have_count(1)
+
     # Download version 1 as a zip, and the app's data as JSON.
     with page.expect_download() as download:
         version(page, 1).get_by_role("link", name="Download .zip").click()
