@@ -71,3 +71,43 @@ class PreferencePair(models.Model):
 
     def __str__(self):
         return f"{self.chosen_generation_id} > {self.rejected_generation_id} ({self.source})"
+
+
+class ReviewDecision(models.Model):
+    """What a reviewer decided about one queue item, and when: the audit trail of the review console.
+
+    An item is a preference pair or a single generation held as an automatic negative. A pair's own
+    review_status is what the export reads; a generation has no status column, so its status is the
+    review_status of its latest decision here (pending when it has none).
+    """
+
+    class Action(models.TextChoices):
+        APPROVE = "approve"
+        RELABEL = "relabel", "relabel (swap chosen and rejected)"
+        EXCLUDE = "exclude"
+        TAG = "tag"
+
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_decisions")
+    pair = models.ForeignKey(PreferencePair, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions")
+    generation = models.ForeignKey(
+        "generation.Generation", null=True, blank=True, on_delete=models.CASCADE, related_name="review_decisions"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # The item's review status after this decision (a tag leaves it as it was).
+    review_status = models.CharField(max_length=12, choices=PreferencePair.ReviewStatus.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pair__isnull=False, generation__isnull=True)
+                | models.Q(pair__isnull=True, generation__isnull=False),
+                name="review_decision_on_one_item",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.action} by {self.reviewer_id} on {'pair' if self.pair_id else 'generation'}"

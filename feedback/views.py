@@ -1,0 +1,130 @@
+"""The review console (/review/): staff only; anyone else gets 404, as if it did not exist."""
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from feedback import leaderboard as board
+from feedback import selectors
+from feedback.review import InvalidDecision, decide
+
+PAGE_SIZE = 50
+FILTER_KEYS = ("kind", "model_version", "source", "status", "defect", "since", "until", "user", "sort")
+
+
+def staff_only(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not (request.user.is_authenticated and request.user.is_staff):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _filter_query(request) -> str:
+    return urlencode({k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k)})
+
+
+def _item_url(kind: str, item_id: int, position: int, filter_query: str) -> str:
+    url = reverse("review_item", args=[kind, item_id])
+    return f"{url}?{filter_query + '&' if filter_query else ''}i={position}"
+
+
+@staff_only
+@require_GET
+def queue(request):
+    filters = selectors.QueueFilters.from_query(request.GET)
+    page = Paginator(selectors.queue(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    filter_query = _filter_query(request)
+    rows = selectors.queue_rows(page.object_list)
+    for offset, row in enumerate(rows):
+        row["url"] = _item_url(row["kind"], row["item_id"], page.start_index() - 1 + offset, filter_query)
+    return render(request, "review/queue.html", {
+        "page": page, "rows": rows, "filters": filters, "choices": selectors.filter_choices(),
+        "filter_query": filter_query,
+    })
+
+
+@staff_only
+@require_GET
+def go(request):
+    """The item at position `i` of the filtered queue (next / previous), skipping `skip` (kind:id), the
+    item just decided, when it is still there."""
+    position = max(int(request.GET.get("i", 0) or 0), 0)
+    rows = list(selectors.queue(selectors.QueueFilters.from_query(request.GET))[position:position + 2])
+    skip = request.GET.get("skip", "")
+    if rows and f"{rows[0][0]}:{rows[0][1]}" == skip:
+        rows, position = rows[1:], position + 1
+    if not rows:
+        messages.info(request, QUEUE_DONE)
+        return redirect(f"{reverse('review_queue')}?{_filter_query(request)}")
+    return redirect(_item_url(rows[0][0], rows[0][1], position, _filter_query(request)))
+
+
+QUEUE_DONE = "No more items in this queue."
+
+
+@staff_only
+@require_GET
+def item(request, kind, item_id):
+    position = int(request.GET.get("i", 0) or 0)
+    filter_query = _filter_query(request)
+    context = {"kind": kind, "position": position, "filter_query": filter_query,
+               "go_url": reverse("review_go"), "decide_url": reverse("review_decide", args=[kind, item_id])}
+    if kind == selectors.PAIR:
+        pair = selectors.pair_for_review(item_id)
+        context.update(
+            pair=pair, status=pair.review_status,
+            sides=[selectors.side(pair.chosen_generation), selectors.side(pair.rejected_generation)],
+            prompt=selectors.conversation(pair.prompt), decisions=selectors.decisions_of(pair=pair),
+            voter=selectors.user_hash(pair.feedback.user_id) if pair.feedback else "",
+        )
+    elif kind == selectors.GENERATION:
+        generation = selectors.generation_for_review(item_id)
+        context.update(
+            generation=generation, status=selectors.generation_status(generation),
+            sides=[selectors.side(generation)], prompt=selectors.conversation(generation.request_messages),
+            decisions=selectors.decisions_of(generation=generation),
+            voter=selectors.user_hash(generation.turn.project.owner_id),
+        )
+    else:
+        raise Http404
+    context["tags"] = sorted({tag for decision in context["decisions"] for tag in decision.tags})
+    return render(request, "review/item.html", context)
+
+
+@staff_only
+@require_POST
+def decide_item(request, kind, item_id):
+    target = ({"pair": selectors.pair_for_review(item_id)} if kind == selectors.PAIR
+              else {"generation": selectors.generation_for_review(item_id)} if kind == selectors.GENERATION else None)
+    if target is None:
+        raise Http404
+    position = request.POST.get("i", "0")
+    filter_query = request.POST.get("filters", "")
+    try:
+        decision = decide(reviewer=request.user, action=request.POST.get("action", ""),
+                          reason=request.POST.get("reason", ""), tags=request.POST.get("tags", ""), **target)
+    except InvalidDecision as error:
+        messages.error(request, str(error))
+        return redirect(_item_url(kind, item_id, int(position or 0), filter_query))
+    if decision.action == decision.Action.TAG:
+        return redirect(_item_url(kind, item_id, int(position or 0), filter_query))
+    query = f"{filter_query + '&' if filter_query else ''}i={position}&skip={kind}:{item_id}"
+    return redirect(f"{reverse('review_go')}?{query}")
+
+
+@staff_only
+@require_GET
+def leaderboard(request):
+    votes = board.explicit_votes()
+    return render(request, "review/leaderboard.html", {
+        "ranking": board.ranking(votes), "win_rates": board.win_rates(votes), "vote_count": len(votes),
+    })
