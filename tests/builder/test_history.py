@@ -20,6 +20,7 @@ from feedback.models import Feedback, PreferencePair
 from generation.models import Generation
 from sandbox.models import Build
 from tests.builder.test_project_socket import connect
+from tests.training.conftest import export, read_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -246,3 +247,16 @@ async def test_undo_over_the_socket_with_nothing_to_undo_says_so_with_the_browse
     answer = await communicator.receive_json_from(timeout=5)
     await communicator.disconnect()
     assert answer == {"type": "error", "message": history.NOTHING_TO_UNDO, "ref": "history:undo"}
+
+
+def test_a_restore_exports_as_one_dpo_row_and_nothing_else(owner, project, two_versions, tmp_path):
+    first, second = two_versions
+    history.restore_version(user=owner, project=project, version=first.app_version)
+
+    export(tmp_path)
+
+    [row] = read_rows(tmp_path, "dpo")
+    assert "const title = 'Chores';" in row["chosen"][0]["content"]
+    assert row["rejected"] == [{"role": "assistant", "content": second.raw_output}]
+    assert row["prompt"] == second.request_messages
+    assert read_rows(tmp_path, "kto") == [] and read_rows(tmp_path, "sft") == []
