@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from feedback.models import Feedback, PreferencePair
+from feedback.selectors import excluded_generation_ids
 from generation.models import Generation, OutputDefect
 from sandbox.models import Build
 from training.mapping import (
@@ -228,6 +229,7 @@ def automatic_negatives(window: Window) -> QuerySet:
         Generation.objects.filter(
             Exists(OutputDefect.objects.filter(generation=OuterRef("pk"))) | Exists(_model_fault_builds())
         ).exclude(status=Generation.Status.CANCELLED).exclude(raw_output="")
+        .exclude(pk__in=excluded_generation_ids())  # a reviewer's exclusion (feedback.ReviewDecision)
         .annotate(request_json=_json_text("request_messages")).values(*_ANSWER_FIELDS, "request_json", "created_at")
     )
 
