@@ -749,7 +749,13 @@
       li.className = "file" + (f.path === opened.path ? " selected" : "");
       li.textContent = f.path;
       li.append(span("muted", ` ${sizeLabel(f.size)}`));
-      li.addEventListener("click", () => { opened.path = f.path; renderOpenedFiles(); });
+      const choose = () => { opened.path = f.path; renderOpenedFiles(); };
+      li.tabIndex = 0; // reachable from the keyboard: Enter or Space opens the file
+      li.setAttribute("role", "button");
+      li.addEventListener("click", choose);
+      li.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); opened.keyboard = true; choose(); }
+      });
       list.append(li);
     }
     const view = document.createElement("pre");
@@ -757,6 +763,7 @@
     const code = document.createElement("code");
     view.append(code);
     body.replaceChildren(list, view);
+    if (opened.keyboard) { list.querySelector(".file.selected").focus(); opened.keyboard = false; }
     const entry = opened.files.find((f) => f.path === opened.path);
     if (!entry) return;
     if (blobs.has(entry.sha256)) { code.textContent = blobs.get(entry.sha256); return; }

@@ -138,6 +138,9 @@ def test_a_person_browses_history_diffs_restores_undoes_and_downloads(stack, bro
     # Opening version 1 shows its files; the current version stays version 2.
     version(page, 1).get_by_role("button", name="Files").click()
     expect(page.locator("#history-view-title")).to_have_text("Version 1: files")
+    page.locator("#history-view-body .file", has_text="index.html").focus()
+    page.keyboard.press("Enter")  # the keyboard opens a file too
+    expect(page.locator("#history-view-body code")).to_contain_text("bundle.js")
     page.locator("#history-view-body .file", has_text="app.json").click()
     expect(page.locator("#history-view-body code")).to_contain_text('"Task"')
     expect(page.locator("#history-view-body code")).not_to_contain_text("due_date")
