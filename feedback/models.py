@@ -111,3 +111,10 @@ class ReviewDecision(models.Model):
 
     def __str__(self):
         return f"{self.action} by {self.reviewer_id} on {'pair' if self.pair_id else 'generation'}"
+
+    @classmethod
+    def excluded_generation_ids(cls) -> models.QuerySet:
+        """Ids of generations whose latest decision excluded them (the dataset export leaves them out)."""
+        latest = cls.objects.filter(generation=models.OuterRef("generation")).order_by("-id").values("review_status")[:1]
+        return (cls.objects.filter(generation__isnull=False).annotate(latest=models.Subquery(latest))
+                .filter(latest=PreferencePair.ReviewStatus.EXCLUDED).values("generation_id"))

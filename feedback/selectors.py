@@ -252,9 +252,3 @@ def generation_status(generation: Generation) -> str:
     latest = ReviewDecision.objects.filter(generation=generation).order_by("-id").first()
     return latest.review_status if latest else PENDING
 
-
-def excluded_generation_ids() -> QuerySet:
-    """Generations whose latest review decision excluded them (for the dataset export)."""
-    latest = ReviewDecision.objects.filter(generation=OuterRef("generation")).order_by("-id").values("review_status")[:1]
-    return (ReviewDecision.objects.filter(generation__isnull=False).annotate(latest=Subquery(latest))
-            .filter(latest=PreferencePair.ReviewStatus.EXCLUDED).values("generation_id"))

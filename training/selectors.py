@@ -16,8 +16,7 @@ import orjson
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
-from feedback.models import Feedback, PreferencePair
-from feedback.selectors import excluded_generation_ids
+from feedback.models import Feedback, PreferencePair, ReviewDecision
 from generation.models import Generation, OutputDefect
 from sandbox.models import Build
 from training.mapping import (
@@ -229,7 +228,7 @@ def automatic_negatives(window: Window) -> QuerySet:
         Generation.objects.filter(
             Exists(OutputDefect.objects.filter(generation=OuterRef("pk"))) | Exists(_model_fault_builds())
         ).exclude(status=Generation.Status.CANCELLED).exclude(raw_output="")
-        .exclude(pk__in=excluded_generation_ids())  # a reviewer's exclusion (feedback.ReviewDecision)
+        .exclude(pk__in=ReviewDecision.excluded_generation_ids())  # excluded by a reviewer
         .annotate(request_json=_json_text("request_messages")).values(*_ANSWER_FIELDS, "request_json", "created_at")
     )
 
