@@ -209,6 +209,10 @@ def generation_for_review(generation_id: int) -> Generation:
     )
 
 
+# Score keys the page shows in their own place (the verdict lines, the problem list) or not at all.
+SHOWN_ELSEWHERE = {"build_passed", "smoke_passed", "smoke_status", "problems", "errors"}
+
+
 def side(generation: Generation) -> dict:
     """Everything a reviewer needs about one answer: version, files and their diff, latest build with
     its screenshot, log and scores, defects, and the users' verdicts on it."""
@@ -223,6 +227,8 @@ def side(generation: Generation) -> dict:
         "version": version,
         "diff": diff_versions(version.parent, version) if version else None,
         "build": build,
+        "scores": [(name, value) for name, value in ((build.scores if build else None) or {}).items()
+                   if name not in SHOWN_ELSEWHERE],
         "log_lines": log_lines(build.log if build else ""),
         "defects": list(generation.defects.all()),
         "verdicts": list(Feedback.objects.filter(generation=generation).select_related("user").order_by("created_at")),
