@@ -30,6 +30,7 @@ from builder import fair_use, repairs
 from builder.models import AppVersion
 from builder.versions import create_version
 from generation import frames, runs
+from generation.blueprint import relevance
 from generation.models import Generation
 from generation.streaming import append_event, expire
 from sandbox import builds, lifecycle
@@ -122,7 +123,8 @@ def build(build_id: int) -> None:
         return
     try:
         reporter = _Reporter()
-        done = builds.build_and_preview(build_id, report=reporter, keep=_builds_of_same_turn(seen))
+        done = builds.build_and_preview(build_id, report=reporter, keep=_builds_of_same_turn(seen),
+                                        expected_terms=_asked_for(seen))
         if done is None:
             return
         if done.status == Build.Status.FAILED or done.smoke_status != Build.Smoke.PENDING:
@@ -155,6 +157,18 @@ def after_build(build: Build) -> Generation | None:
         enqueue(GENERATE, repair.id)
     append_event(build.stream_key, frames.repair(repair_id=repair.id, attempt=attempt, message=message))
     return repair
+
+
+def _asked_for(build: Build) -> list[str] | None:
+    """The things and fields the person asked for (generation.blueprint.relevance), read from the
+    project's first prompt, which names the app (a follow-up says what to change, not what it is);
+    the smoke test counts how many the page shows: a score for an app that runs but is not what
+    was asked. None for a version no generation made (a restore or hand edit)."""
+    generation = build.app_version.generations.select_related("turn").first()
+    if generation is None:
+        return None
+    first = generation.turn.project.turns.order_by("created_at", "id").first()
+    return relevance.expected_terms(first.prompt if first else generation.turn.prompt)
 
 
 def _builds_of_same_turn(build: Build) -> frozenset[int]:

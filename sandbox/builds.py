@@ -152,13 +152,15 @@ def fail(build: Build, error: SandboxError, *, report: Report = _silent) -> None
     report(build, "failed", build.error, failed_step=build.failed_step)
 
 
-def build_and_preview(build_id: int, *, report: Report = _silent, keep: frozenset[int] = frozenset()) -> Build | None:
+def build_and_preview(build_id: int, *, report: Report = _silent, keep: frozenset[int] = frozenset(),
+                      expected_terms: list[str] | None = None) -> Build | None:
     """Bundle the build's AppVersion, start its preview, smoke-test it; leave it ready or failed, with
     its smoke verdict (passed, failed, not scored or skipped). Returns None when there was nothing to
     do (another run has it, or it is over, or its project was deleted meanwhile).
 
     When the preview is ready, older previews of the project are stopped, and the owner's oldest
-    previews beyond PREVIEW_MAX_PER_USER — never the builds in `keep` (the turn on screen)."""
+    previews beyond PREVIEW_MAX_PER_USER — never the builds in `keep` (the turn on screen).
+    `expected_terms` (what the prompt asked for) makes the smoke test count how many the page shows."""
     mode = _claim(build_id)
     if mode is None:
         return None
@@ -166,7 +168,7 @@ def build_and_preview(build_id: int, *, report: Report = _silent, keep: frozense
     build = Build.objects.select_related("app_version__project").get(id=build_id)
     try:
         with lease.keep_alive():
-            return _run(build, mode, report=report, keep=keep)
+            return _run(build, mode, report=report, keep=keep, expected_terms=expected_terms)
     except BuildGone:
         logger.info("build %s: its project was deleted while it ran; removing what it started", build_id)
         lifecycle.release(build, project_gone=True)
@@ -175,9 +177,9 @@ def build_and_preview(build_id: int, *, report: Report = _silent, keep: frozense
         lease.release()
 
 
-def _run(build: Build, mode: str, *, report: Report, keep: frozenset[int]) -> Build:
+def _run(build: Build, mode: str, *, report: Report, keep: frozenset[int], expected_terms: list[str] | None) -> Build:
     if mode == "smoke":
-        smoke_test(build, report=report)
+        smoke_test(build, report=report, expected_terms=expected_terms)
         return build
     if build.claims > 1:  # an earlier worker died mid-build: start again from a clean slate
         try:
@@ -208,7 +210,7 @@ def _run(build: Build, mode: str, *, report: Report, keep: frozenset[int]) -> Bu
         _save_smoke(build, Build.Smoke.SKIPPED, None, SMOKE_DISABLED, {})
     report(build, "ready", f"Preview ready in {build.timings['total_ms'] / 1000:.1f} s", warm=build.warm)
     if settings.SMOKE_TEST:
-        smoke_test(build, report=report)
+        smoke_test(build, report=report, expected_terms=expected_terms)
     return build
 
 
@@ -290,7 +292,7 @@ def _build_and_start(build: Build, report: Report) -> None:
         raise BuildGone(build.id)
 
 
-def smoke_test(build: Build, *, report: Report = _silent) -> None:
+def smoke_test(build: Build, *, report: Report = _silent, expected_terms: list[str] | None = None) -> None:
     """Run the smoke test on a ready preview and store its verdict. A test that could not run (Chromium
     missing or crashed, the preview stopped under it) is "not scored" with the reason: never a failed
     app, never a repair, never a negative example."""
@@ -306,6 +308,7 @@ def smoke_test(build: Build, *, report: Report = _silent) -> None:
             app_json=smoke.app_json_of(slots.slot_dir(build.slot) / "app"),
             screenshot=settings.SANDBOX_DIR / shot,
             csp=content_security_policy(),
+            expected_terms=expected_terms,
         )
         if (settings.SANDBOX_DIR / shot).exists():
             build.screenshot = str(shot)

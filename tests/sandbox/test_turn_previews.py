@@ -17,8 +17,8 @@ from sandbox.models import Build
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def candidates(project, model_version, make_version, n=2):
-    turn = Turn.objects.create(project=project, prompt="a todo list", seed=1, compare=True)
+def candidates(project, model_version, make_version, n=2, prompt="a todo list"):
+    turn = Turn.objects.create(project=project, prompt=prompt, seed=1, compare=True)
     versions = []
     for candidate in range(1, n + 1):
         version = make_version()
@@ -81,3 +81,15 @@ def test_deleting_a_project_while_it_builds_leaves_no_container_folder_or_data(
     assert not Build.objects.filter(id=build.id).exists()
     assert not slots.data_dir(project.id).exists()
     assert not any(slots.slots_root().iterdir()) if slots.slots_root().exists() else True
+
+
+def test_the_smoke_test_counts_what_the_prompt_asked_for_on_the_page(
+        settings, project, model_version, make_version, build_preview):
+    settings.SMOKE_TEST = True
+    asked = candidates(project, model_version, make_version, n=1, prompt="tasks with a title and a done flag")
+    build = build_preview(version=asked[0])
+
+    assert build.smoke_status == "passed", build.smoke_message
+    # "tasks", "title", "done": the test app shows "Task" (its placeholder and form label) and neither
+    # a title label nor a done flag.
+    assert (build.scores["terms_expected"], build.scores["terms_shown"]) == (3, 1)
