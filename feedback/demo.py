@@ -11,11 +11,13 @@ import math
 import random
 import struct
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from builder.models import Project, Turn
 from builder.versions import create_version
@@ -27,6 +29,7 @@ from sandbox.models import Build
 # Known strengths (Bradley-Terry θ): the seeded picks are drawn from these, so the leaderboard should
 # rank the versions in this order.
 STRENGTHS = {"kiln-7b-dpo-r2": 0.8, "kiln-7b-dpo-r1": 0.3, "kiln-7b-sft": 0.0, "qwen-7b-base": -0.6}
+DAYS = 4  # seeded answers are spread over this many days, today included
 PROMPTS = ["a todo list with due dates", "a recipe box with ingredients", "a gym log of sets and reps",
            "a book club with members and meetings", "a plant watering tracker", "an invoice list for clients"]
 FAILED_LOG = """> esbuild app/main.jsx --bundle
@@ -116,8 +119,12 @@ def seed(*, turns: int = 6, extra_votes: int = 0, seed: int = 0) -> dict:
                 time_to_first_token_ms=200 + index, duration_ms=4000 + 100 * index,
             )
             shot = _screenshot(f"t{index}c{candidate}", colours[(index + candidate) % len(colours)])
-            _build(version, failed=(index == 2 and candidate == 2), smoke_failed=(index == 4 and candidate == 2),
-                   shot=shot, index=index)
+            build = _build(version, failed=(index == 2 and candidate == 2), smoke_failed=(index == 4 and candidate == 2),
+                           shot=shot, index=index)
+            # Spread over the last days, so the dashboard has days to draw.
+            when = timezone.now() - timedelta(days=index % DAYS)
+            Generation.objects.filter(pk=generation.pk).update(created_at=when)
+            Build.objects.filter(pk=build.pk).update(created_at=when)
             pair_gens.append(generation)
         winner = pair_gens[0] if STRENGTHS[a] >= STRENGTHS[b] else pair_gens[1]
         record_verdict(user=owner if index % 2 else other, generation=winner, verdict="accept",
@@ -164,4 +171,6 @@ def _extra_votes(project, user, versions, count: int, rng: random.Random) -> int
         pairs.append(PreferencePair(prompt=[], chosen=[], rejected=[], chosen_generation=chosen,
                                     rejected_generation=rejected, source=PreferencePair.Source.PICK))
     PreferencePair.objects.bulk_create(pairs)
+    for offset in range(DAYS):
+        Generation.objects.filter(turn__in=turns[offset::DAYS]).update(created_at=timezone.now() - timedelta(days=offset))
     return len(pairs)

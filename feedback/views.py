@@ -5,11 +5,13 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from feedback import dashboard
 from feedback import leaderboard as board
 from feedback import selectors
 from feedback.review import InvalidDecision, decide
@@ -128,3 +130,25 @@ def leaderboard(request):
     return render(request, "review/leaderboard.html", {
         "ranking": board.ranking(votes), "win_rates": board.win_rates(votes), "vote_count": len(votes),
     })
+
+
+@staff_only
+@require_GET
+def version_dashboard(request, version_id=None):
+    from generation.models import ModelVersion
+
+    versions = list(ModelVersion.objects.annotate(answers=Count("generations")).order_by("name"))
+    if not versions:
+        raise Http404
+    # With none named, the busiest version: the one whose charts have the most behind them.
+    version = get_object_or_404(ModelVersion, pk=version_id) if version_id else max(versions, key=lambda v: v.answers)
+    panels = []
+    for panel_id, title, help_text, hits, days in (
+        ("accept-rate", "Accept rate", "Finished answers (repairs aside) a user accepted or picked, by the day they were written.",
+         "accepted", dashboard.accept_rate_by_day(version)),
+        ("build-pass-rate", "Build-pass rate", "Builds of the apps it wrote that bundled, by the day they were built.",
+         "passed", dashboard.build_pass_rate_by_day(version)),
+    ):
+        panels.append({"id": panel_id, "title": title, "help": help_text, "hits": hits, "days": days,
+                       "chart": dashboard.bar_chart(days)})
+    return render(request, "review/dashboard.html", {"version": version, "versions": versions, "panels": panels})

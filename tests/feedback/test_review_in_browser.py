@@ -99,6 +99,9 @@ def test_a_reviewer_works_three_items_with_the_keyboard_and_the_export_follows(s
     page.goto(stack.url + "/review/leaderboard/")
     expect(page.locator("table.ranking tbody tr")).to_have_count(4)
     page.screenshot(path=SHOTS / "review-leaderboard.png", full_page=False)
+    page.goto(stack.url + "/review/versions/")
+    expect(page.locator("svg rect")).not_to_have_count(0)
+    page.screenshot(path=SHOTS / "review-dashboard.png", full_page=True)
     assert csp_violations(page) == []
 
     ids = [item_id for _, item_id in worked]
