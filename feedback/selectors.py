@@ -15,7 +15,17 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import (
-    Case, CharField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When,
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
@@ -63,7 +73,7 @@ class QueueFilters:
     sort: str = DEFAULT_SORT
 
     @classmethod
-    def from_query(cls, query) -> "QueueFilters":
+    def from_query(cls, query) -> QueueFilters:
         return cls(
             kind=query.get("kind", "") if query.get("kind") in KINDS else "",
             model_version=query.get("model_version", "").strip(),

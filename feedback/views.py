@@ -11,9 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from feedback import dashboard
+from feedback import dashboard, selectors
 from feedback import leaderboard as board
-from feedback import selectors
 from feedback.review import InvalidDecision, decide
 
 PAGE_SIZE = 50

@@ -45,7 +45,7 @@ def test_each_chart_draws_a_bar_per_day_and_its_table_matches_the_database(clien
     assert _table(page, "build-pass-rate") == [(day, passed[day], builds[day]) for day in sorted(builds)]
     assert 0 < sum(passed.values()) < sum(builds.values())  # the failed bundle is in there
     # One bar per row of each table, with a height: the charts are not empty.
-    svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+    svgs = re.findall(r"<svg.*?</svg>", page, re.DOTALL)
     assert len(svgs) == 2
     for svg, panel in zip(svgs, ("accept-rate", "build-pass-rate")):
         heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', svg)]
