@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from feedback.models import Feedback, PreferencePair
+from feedback.models import Feedback, PreferencePair, ReviewDecision
 
 
 @admin.register(Feedback)
@@ -28,3 +28,21 @@ class PreferencePairAdmin(admin.ModelAdmin):
     def prompt_text(self, obj):
         user_messages = [m["content"] for m in obj.prompt if m.get("role") == "user"]
         return (user_messages[-1] if user_messages else "")[-80:]
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(admin.ModelAdmin):
+    """The review console's audit trail: read only, so it stays a record of what reviewers did."""
+
+    list_display = ("id", "created_at", "reviewer", "action", "review_status", "pair", "generation", "reason", "tags")
+    list_filter = ("action", "review_status")
+    list_select_related = ("reviewer",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -16,6 +16,7 @@ from feedback import leaderboard as board
 from feedback.review import InvalidDecision, decide
 
 PAGE_SIZE = 50
+QUEUE_DONE = "No more items in this queue."
 FILTER_KEYS = ("kind", "model_version", "source", "status", "defect", "since", "until", "user", "sort")
 
 
@@ -27,6 +28,14 @@ def staff_only(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def _position(text) -> int:
+    """A queue position from the address or a form; anything else (edited by hand) is the first."""
+    try:
+        return max(int(text or 0), 0)
+    except ValueError:
+        return 0
 
 
 def _filter_query(request) -> str:
@@ -58,7 +67,7 @@ def queue(request):
 def go(request):
     """The item at position `i` of the filtered queue (next / previous), skipping `skip` (kind:id), the
     item just decided, when it is still there."""
-    position = max(int(request.GET.get("i", 0) or 0), 0)
+    position = _position(request.GET.get("i"))
     rows = list(selectors.queue(selectors.QueueFilters.from_query(request.GET))[position:position + 2])
     skip = request.GET.get("skip", "")
     if rows and f"{rows[0][0]}:{rows[0][1]}" == skip:
@@ -69,13 +78,11 @@ def go(request):
     return redirect(_item_url(rows[0][0], rows[0][1], position, _filter_query(request)))
 
 
-QUEUE_DONE = "No more items in this queue."
-
 
 @staff_only
 @require_GET
 def item(request, kind, item_id):
-    position = int(request.GET.get("i", 0) or 0)
+    position = _position(request.GET.get("i"))
     filter_query = _filter_query(request)
     context = {"kind": kind, "position": position, "filter_query": filter_query,
                "go_url": reverse("review_go"), "decide_url": reverse("review_decide", args=[kind, item_id])}
@@ -108,16 +115,16 @@ def decide_item(request, kind, item_id):
               else {"generation": selectors.generation_for_review(item_id)} if kind == selectors.GENERATION else None)
     if target is None:
         raise Http404
-    position = request.POST.get("i", "0")
+    position = _position(request.POST.get("i"))
     filter_query = request.POST.get("filters", "")
     try:
         decision = decide(reviewer=request.user, action=request.POST.get("action", ""),
                           reason=request.POST.get("reason", ""), tags=request.POST.get("tags", ""), **target)
     except InvalidDecision as error:
         messages.error(request, str(error))
-        return redirect(_item_url(kind, item_id, int(position or 0), filter_query))
+        return redirect(_item_url(kind, item_id, position, filter_query))
     if decision.action == decision.Action.TAG:
-        return redirect(_item_url(kind, item_id, int(position or 0), filter_query))
+        return redirect(_item_url(kind, item_id, position, filter_query))
     query = f"{filter_query + '&' if filter_query else ''}i={position}&skip={kind}:{item_id}"
     return redirect(f"{reverse('review_go')}?{query}")
 

@@ -114,3 +114,11 @@ def test_after_a_decision_the_reviewer_lands_on_the_next_item(client, staff, dem
     response = client.post(f"/review/{second['kind']}/{second['item_id']}/decide/",
                            {"i": "1", "filters": "status=all", "action": "approve"})
     assert client.get(response["Location"])["Location"].startswith(f"/review/{queue[2]['kind']}/{queue[2]['item_id']}/?")
+
+
+def test_the_audit_trail_is_in_the_admin_read_only(client, staff, demo):
+    client.force_login(staff)
+    _decide(client, "pair", demo[0].id, action="exclude", reason="duplicate of another pair")
+    listing = client.get("/admin/feedback/reviewdecision/")
+    assert listing.status_code == 200 and b"duplicate of another pair" in listing.content
+    assert client.get("/admin/feedback/reviewdecision/add/").status_code == 403

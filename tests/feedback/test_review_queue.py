@@ -91,3 +91,12 @@ def test_the_queue_costs_the_same_queries_for_a_page_of_ten_or_of_fifty(client, 
     assert len(_rows(response)) == 50
     assert len(large) == len(small)
     assert len(large) <= 6, [q["sql"][:120] for q in large]
+
+
+def test_a_position_edited_by_hand_opens_the_first_item(client, staff, demo):
+    client.force_login(staff)
+    first = _rows(client.get("/review/"))[0]
+    response = client.get("/review/go/?i=abc")
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/review/{first['kind']}/{first['item_id']}/?")
+    assert client.get(f"/review/{first['kind']}/{first['item_id']}/?i=-3").status_code == 200
