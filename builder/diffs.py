@@ -5,14 +5,8 @@ Manifests name content by hash, so unchanged files are found without loading the
 of changed files are read.
 """
 
-import difflib
-
 from builder.models import AppVersion, Blob
-
-CONTEXT_LINES = 3
-# A file's diff shown in the page is cut after this many lines (a whole rewritten bundle would not help
-# anyone read it); the response says so.
-MAX_DIFF_LINES = 2_000
+from generation.diffs import file_diff
 DIFFERENT_PROJECTS = "Pick two versions of the same project to compare."
 
 
@@ -31,35 +25,10 @@ def diff_versions(old: AppVersion | None, new: AppVersion) -> dict:
         a = blobs[before[path]].content if path in before else ""
         b = blobs[after[path]].content if path in after else ""
         status = "added" if path not in before else "removed" if path not in after else "changed"
-        files.append({"path": path, "status": status, **_file_diff(path, a, b)})
+        files.append({"path": path, "status": status, **file_diff(path, a, b)})
     return {
         "from": old.id if old else None,
         "to": new.id,
         "files": files,
         "unchanged": len(before.keys() & after.keys()) - sum(f["status"] == "changed" for f in files),
-    }
-
-
-def _file_diff(path: str, a: str, b: str) -> dict:
-    lines, added, removed = [], 0, 0
-    diff = difflib.unified_diff(
-        a.splitlines(), b.splitlines(), f"a/{path}", f"b/{path}", lineterm="", n=CONTEXT_LINES
-    )
-    for line in diff:
-        if line.startswith(("---", "+++")) and not lines:
-            continue  # the two file headers; the path is shown above the diff
-        if line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind, added = "add", added + 1
-        elif line.startswith("-"):
-            kind, removed = "del", removed + 1
-        else:
-            kind = "ctx"
-        lines.append([kind, line])
-    return {
-        "added": added,
-        "removed": removed,
-        "lines": lines[:MAX_DIFF_LINES],
-        "truncated": len(lines) > MAX_DIFF_LINES,
     }

@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from feedback.models import Feedback, PreferencePair, ReviewDecision
+from generation.diffs import diff_files
 from generation.models import Generation, OutputDefect
 from sandbox.models import Build
 
@@ -226,16 +227,12 @@ SHOWN_ELSEWHERE = {"build_passed", "smoke_passed", "smoke_status", "problems", "
 def side(generation: Generation) -> dict:
     """Everything a reviewer needs about one answer: version, files and their diff, latest build with
     its screenshot, log and scores, defects, and the users' verdicts on it."""
-    from builder.diffs import diff_versions
-    from builder.models import AppVersion
-
-    version = (AppVersion.objects.select_related("parent").filter(pk=generation.app_version_id).first()
-               if generation.app_version_id else None)
+    version = generation.app_version  # read through the relation: feedback imports nothing of builder's
     build = Build.objects.filter(app_version_id=generation.app_version_id).order_by("-id").first() if version else None
     return {
         "generation": generation,
         "version": version,
-        "diff": diff_versions(version.parent, version) if version else None,
+        "diff": _diff(version) if version else None,
         "build": build,
         "scores": [(name, value) for name, value in ((build.scores if build else None) or {}).items()
                    if name not in SHOWN_ELSEWHERE],
@@ -243,6 +240,13 @@ def side(generation: Generation) -> dict:
         "defects": list(generation.defects.all()),
         "verdicts": list(Feedback.objects.filter(generation=generation).select_related("user").order_by("created_at")),
     }
+
+
+def _diff(version) -> dict:
+    """The version against the one it was built on (or an empty app for a first version)."""
+    parent = version.parent
+    return {"from": parent.id if parent else None, "to": version.id,
+            **diff_files(parent.files() if parent else {}, version.files())}
 
 
 ERROR_MARKERS = ("error", "failed", "exception", "✘", "traceback")

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from feedback.demo import DAYS, seed
+from builder.review_demo import DAYS, seed
 from feedback.models import PreferencePair
 from generation.models import Generation, ModelVersion
 from sandbox.models import Build

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from feedback import leaderboard
-from feedback.demo import STRENGTHS, seed
+from builder.review_demo import STRENGTHS, seed
 from feedback.leaderboard import TIE, Vote
 from feedback.models import PreferencePair
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from feedback.demo import seed
+from builder.review_demo import seed
 from feedback.models import PreferencePair, ReviewDecision
 from feedback.review import REASON_NEEDED, RELABEL_ONLY_PAIRS
 from generation.models import Generation

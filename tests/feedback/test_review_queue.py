@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from feedback.demo import seed
+from builder.review_demo import seed
 from feedback.models import PreferencePair
 from feedback.selectors import user_hash
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from feedback.demo import seed
+from builder.review_demo import seed
 
 
 class Command(BaseCommand):
