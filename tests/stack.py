@@ -28,7 +28,8 @@ class Stack:
     port: int = field(default_factory=free_port)
     blueprint_port: int = field(default_factory=free_port)
     processes: list = field(default_factory=list)
-    redis_db: int = 14
+    # KILN_E2E_REDIS_DB: two stacks on one Redis database would take each other's Celery tasks.
+    redis_db: int = field(default_factory=lambda: int(os.environ.get("KILN_E2E_REDIS_DB", "14")))
     # The pool `./kiln start` runs: threads, since a generation mostly waits for the model's tokens.
     # Tests of a killed pool process ask for ("-P", "prefork", "-c", "2").
     generation_pool: tuple = ("-P", "threads", "-c", "8")
