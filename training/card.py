@@ -56,15 +56,18 @@ def render(manifest: dict, schemas: dict[str, pa.Schema], num_bytes: dict[str, d
         "task_categories": ["text-generation"],
         "tags": ["trl", "dpo", "kto", "sft", "reward-modeling", "code"],
         "size_categories": [size_category(largest)],
+        # A split with no rows is still written (empty files) but left out here: `datasets` refuses to
+        # load a config that names an empty split, and a config with no rows at all.
         "configs": [
-            {"config_name": fmt, "data_files": [{"split": split, "path": f"{fmt}/{split}.parquet"} for split in counts[fmt]]}
-            for fmt in counts
+            {"config_name": fmt, "data_files": [{"split": split, "path": f"{fmt}/{split}.parquet"}
+                                                for split, n in counts[fmt].items() if n]}
+            for fmt in counts if any(counts[fmt].values())
         ],
         "dataset_info": [
             {"config_name": fmt, "features": features_yaml(schemas[fmt]),
              "splits": [{"name": split, "num_bytes": num_bytes[fmt][split], "num_examples": n}
-                        for split, n in counts[fmt].items()]}
-            for fmt in counts
+                        for split, n in counts[fmt].items() if n]}
+            for fmt in counts if any(counts[fmt].values())
         ],
     }
     filters = manifest["filters"]

@@ -267,6 +267,19 @@ def test_the_dataset_card_has_hugging_face_front_matter(busy_platform, tmp_path,
     assert "## How votes became rows" in text and "## Known biases" in text
 
 
+def test_a_snapshot_with_an_empty_split_or_format_still_loads_by_config(platform, tmp_path):
+    platform.vote(platform.answer(text="the only app"), "accept")  # one prompt: nothing held out, no pairs
+
+    manifest = export(tmp_path / "out", "--holdout", "0.1")
+
+    assert manifest["counts"]["kto"] == {"train": 1, "test": 0} and manifest["counts"]["dpo"] == {"train": 0, "test": 0}
+    assert (tmp_path / "out" / "kto" / "test.parquet").exists() and (tmp_path / "out" / "dpo" / "train.jsonl").exists()
+    kto = datasets.load_dataset(str(tmp_path / "out"), "kto")
+    assert {split: len(rows) for split, rows in kto.items()} == {"train": 1}
+    front = yaml.safe_load((tmp_path / "out" / "README.md").read_text().split("---\n")[1])
+    assert [c["config_name"] for c in front["configs"]] == ["kto", "sft"]
+
+
 def test_it_refuses_to_write_into_a_folder_that_holds_files(platform, tmp_path):
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "notes.txt").write_text("mine")

@@ -106,7 +106,7 @@ class Command(BaseCommand):
                                            progress=RichProgress(bars, export_options.formats))
             except FileExistsError as error:
                 raise CommandError(str(error)) from None
-        table = Table(title=f"Snapshot {out} (seed {seed}, holdout {holdout})")
+        table = Table(title=f"rows (seed {seed}, holdout {holdout})")
         for column in ("format", "train", "test", "duplicates dropped"):
             table.add_column(column, justify="left" if column == "format" else "right")
         for fmt, train, test, duplicates in summary_rows(manifest):
