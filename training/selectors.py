@@ -31,9 +31,9 @@ from training.mapping import (
     PENDING,
     VERDICT,
     Completion,
-    answer_messages,
     GenerationFacts,
     Signal,
+    answer_messages,
 )
 
 CHUNK_ROWS = 1000

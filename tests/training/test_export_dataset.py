@@ -241,7 +241,8 @@ def test_filters_by_date_model_version_and_source(platform, tmp_path):
     export(tmp_path / "model", "--model-version", "kiln-round-1", "--holdout", "0")
     export(tmp_path / "source", "--source", "reject", "--holdout", "0")
 
-    texts = lambda out, fmt="kto": [r["completion"][0]["content"] for r in read_rows(tmp_path / out, fmt)]  # noqa: E731
+    def texts(out):
+        return [r["completion"][0]["content"] for r in read_rows(tmp_path / out, "kto")]
     assert texts("today") == ["round-1 accept", "today's reject"]
     assert not (tmp_path / "today" / "dpo").exists()
     assert texts("until") == ["old accept"]

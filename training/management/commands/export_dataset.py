@@ -9,9 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from training.mapping import ALL_SOURCES, AUTOMATIC, PAIR, VERDICT
-from training.snapshot import FORMATS, ExportOptions
+from training.snapshot import FORMATS, ExportOptions, export_snapshot, summary_rows
 from training.snapshot import Progress as ExportProgress
-from training.snapshot import export_snapshot, summary_rows
 
 BAD_FORMAT = "unknown format {name!r}: choose from " + ", ".join(FORMATS)
 BAD_SOURCE = "unknown source {name!r}: choose from " + ", ".join(ALL_SOURCES)
