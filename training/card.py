@@ -114,7 +114,7 @@ def render(manifest: dict, schemas: dict[str, pa.Schema], num_bytes: dict[str, d
         "",
         f"- Review filter `{filters['review']}`: pairs a reviewer excluded never appear, nor do the votes",
         "  that recorded them" + (
-            "; only rows a reviewer approved or relabelled are kept (automatic negatives and unreviewed votes"
+            "; only rows a reviewer approved or relabelled are kept (automatic negatives, unreviewed and overruled votes"
             " are not)." if filters["review"] == "approved" else "."),
         "- Duplicates: a row whose (prompt, completion) was already written is dropped; the first one read",
         "  wins (pairs, then verdicts, then automatic negatives), so a person's verdict outranks the scorer's",

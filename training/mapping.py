@@ -88,9 +88,12 @@ MAPPING: dict[tuple[str, str], Rule] = {
 # Review statuses of a row. Pairs have one; a verdict takes it from the pairs it recorded (see
 # selectors.verdict_review_status); automatic negatives are judged by the scorer, not by a person.
 APPROVED, RELABELLED, PENDING, EXCLUDED, AUTOMATIC_REVIEW = "approved", "relabelled", "pending", "excluded", "automatic"
+# A verdict whose pair a reviewer relabelled: the reviewer reversed the ordering the vote implied. The
+# user's vote is still real (kept unless only approved rows are asked for), but nobody vouched for it.
+OVERRULED = "overruled"
 REVIEW_KEEPS = {
     "approved": {APPROVED, RELABELLED},
-    "not-excluded": {APPROVED, RELABELLED, PENDING, AUTOMATIC_REVIEW},
+    "not-excluded": {APPROVED, RELABELLED, PENDING, OVERRULED, AUTOMATIC_REVIEW},
 }
 
 ALL_SOURCES = tuple(dict.fromkeys(name for (_kind, name), rule in MAPPING.items() if rule.yields))

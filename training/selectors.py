@@ -20,6 +20,7 @@ from feedback.models import Feedback, PreferencePair, ReviewDecision
 from generation.models import Generation, OutputDefect
 from sandbox.models import Build
 from training.mapping import (
+    APPROVED,
     AUTOMATIC,
     AUTOMATIC_REVIEW,
     BROKEN_PREVIEW,
@@ -27,8 +28,10 @@ from training.mapping import (
     EXCLUDED,
     FAILED_BUILD,
     MAPPING,
+    OVERRULED,
     PAIR,
     PENDING,
+    RELABELLED,
     VERDICT,
     Completion,
     GenerationFacts,
@@ -169,8 +172,9 @@ def verdict_signals(window: Window) -> Iterator[list[Signal]]:
 
 def verdict_review_status(feedback_ids: list[int]) -> dict[int, str]:
     """A verdict is reviewed through the pairs it recorded: excluded when a reviewer excluded any of
-    them, approved when every one was approved or relabelled, pending otherwise (a lone accept or
-    reject, which records no pair, stays pending)."""
+    them, overruled when one was relabelled (the reviewer reversed the ordering the vote implied),
+    approved when every one was approved, pending otherwise (a lone accept or reject, which records no
+    pair, stays pending)."""
     seen: dict[int, set[str]] = {}
     for feedback_id, status in PreferencePair.objects.filter(feedback_id__in=feedback_ids).values_list(
             "feedback_id", "review_status"):
@@ -179,8 +183,10 @@ def verdict_review_status(feedback_ids: list[int]) -> dict[int, str]:
     for feedback_id, statuses in seen.items():
         if EXCLUDED in statuses:
             result[feedback_id] = EXCLUDED
-        elif statuses <= {PreferencePair.ReviewStatus.APPROVED, PreferencePair.ReviewStatus.RELABELLED}:
-            result[feedback_id] = PreferencePair.ReviewStatus.APPROVED
+        elif RELABELLED in statuses:
+            result[feedback_id] = OVERRULED
+        elif statuses == {APPROVED}:
+            result[feedback_id] = APPROVED
         else:
             result[feedback_id] = PENDING
     return result

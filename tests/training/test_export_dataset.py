@@ -175,6 +175,21 @@ def test_review_approved_keeps_only_what_a_reviewer_approved(platform, tmp_path)
     assert read_rows(tmp_path / "out", "kto") == [] and read_rows(tmp_path / "out", "sft") == []
 
 
+def test_a_vote_whose_pair_a_reviewer_relabelled_is_overruled(platform, tmp_path):
+    accepted = platform.answer(text="accepted by the user")
+    better = platform.answer(accepted.turn, text="better, says the reviewer")
+    # The reviewer swapped the ordering the accept implied (feedback.review relabels this way).
+    platform.pair("regenerate", chosen=better, rejected=accepted, feedback=platform.vote(accepted, "accept"),
+                  review_status="relabelled")
+
+    export(tmp_path / "all", "--holdout", "0")
+    export(tmp_path / "approved", "--review", "approved", "--holdout", "0")
+
+    assert [(r["source"], r["review_status"]) for r in read_rows(tmp_path / "all", "kto")] == [("accept", "overruled")]
+    assert [r["chosen"][0]["content"] for r in read_rows(tmp_path / "approved", "dpo")] == ["better, says the reviewer"]
+    assert read_rows(tmp_path / "approved", "kto") == [] and read_rows(tmp_path / "approved", "sft") == []
+
+
 def test_the_same_database_and_options_give_byte_identical_files(busy_platform, tmp_path):
     export(tmp_path / "one", "--holdout", "0.2", "--seed", "5")
     export(tmp_path / "two", "--holdout", "0.2", "--seed", "5")
