@@ -1,9 +1,10 @@
-"""Reading a snapshot's signals from the database: chunks of a few hundred rows, oldest first, so an
+"""Reading a snapshot's signals from the database: chunks of CHUNK_ROWS rows, oldest first, so an
 export holds one chunk at a time whatever the size of the tables.
 
-Each reader yields lists of `mapping.Signal`. Heavy text (messages, outputs) is read once per chunk;
-the facts of the generations behind a chunk (model version, tokens, latest build's scores) come in
-two more queries.
+Each reader yields lists of `mapping.Signal`. A chunk is one query of dicts, with the facts of the
+answers behind it (model version, tokens) joined in and the JSON columns read as text for orjson;
+one more query finds the latest build of each answer's app version (its scores), and verdicts ask
+which of their pairs a reviewer touched.
 """
 
 from __future__ import annotations
