@@ -250,6 +250,10 @@ BUILD_STALE_S = env.int("BUILD_STALE_S", default=90)  # no heartbeat this long: 
 # A claimed job's lease (config.leases): a dead worker's job is taken over after this long.
 LEASE_TTL_MS = env.int("LEASE_TTL_MS", default=6000)
 
+# The license named in an exported dataset's card (training/card.py). Kiln's users own what they typed
+# and what they kept; an installation says under what terms its data may be used: "other" until then.
+DATASET_LICENSE = env("DATASET_LICENSE", default="other")
+
 # --- Fair use (builder.fair_use): per-user work in flight; the rest waits its turn, oldest first -----
 
 FAIR_RUNNING_GENERATIONS = env.int("FAIR_RUNNING_GENERATIONS", default=2)  # handed to workers at once

@@ -9,10 +9,6 @@ from django.conf import settings
 
 from training.mapping import mapping_table_markdown
 
-# Kiln's users own what they typed and what they kept; an installation says under what terms its
-# data may be used with the DATASET_LICENSE setting. "other" until someone decides.
-DEFAULT_LICENSE = "other"
-
 _DTYPES = {pa.string(): "string", pa.bool_(): "bool", pa.int64(): "int64"}
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                     (10_000_000, "1M<n<10M"))
@@ -26,7 +22,7 @@ _PURPOSE = {
 
 
 def license_name() -> str:
-    return getattr(settings, "DATASET_LICENSE", DEFAULT_LICENSE)
+    return settings.DATASET_LICENSE
 
 
 def features_yaml(schema: pa.Schema | pa.StructType) -> list[dict]:
