@@ -34,22 +34,6 @@ from django.conf import settings  # noqa: E402
 from bench.services import ensure_redis, require_docker  # noqa: E402
 from tests.stack import Stack  # noqa: E402
 
-USERS = """
-import json
-from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
-from builder.models import Project
-out = {}
-for name in ("alice", "bob"):
-    user = User.objects.create_user(name)
-    session = SessionStore()
-    session.update({'_auth_user_id': str(user.pk), '_auth_user_hash': user.get_session_auth_hash(),
-                    '_auth_user_backend': 'django.contrib.auth.backends.ModelBackend'})
-    session.create()
-    projects = [Project.objects.create(owner=user, name=f"{name} {n}").id for n in range(RUNS)]
-    out[name] = {'session': session.session_key, 'project': projects[0], 'projects': projects}
-print(json.dumps(out))
-"""
 BOB_PROMPTS = ["a recipe book with name, cuisine and cooking time", "a reading list with title and author",
                "a plant tracker with name and watering interval", "a workout log with exercise and reps"]
 
@@ -109,7 +93,7 @@ def main() -> None:
         stack = Stack(Path(workdir), extra_env={"BLUEPRINT_TOKEN_DELAY_MS": "1.5", "PREVIEW_MAX_PER_USER": "50"})
         stack.start()
         try:
-            users = json.loads(stack.django(USERS.replace("RUNS", str(2 * args.runs + 1))))
+            users = stack.users(("alice", "bob"), projects_each=2 * args.runs + 1)
             bob, projects = users["bob"], iter(users["bob"]["projects"])
             # Warm-up, not measured: the runtime image, Chromium and the connections of each process.
             asyncio.run(bob_asks(stack, bob, "a todo list", next(projects)))

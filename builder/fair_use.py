@@ -28,7 +28,6 @@ WAITING = "Waiting for a free slot: {ahead} of your earlier requests go first (f
 LOCK_TIMEOUT_S = 10
 
 _GENERATIONS_IN_FLIGHT = (Generation.Status.QUEUED, Generation.Status.RUNNING)
-_BUILDS_IN_FLIGHT = (Build.Status.QUEUED, Build.Status.BUILDING)
 
 
 class FairUseLimit(ValueError):
@@ -86,25 +85,21 @@ def waiting_message(generation: Generation) -> str:
 def take_waiting(*, owner_id: int) -> list[int]:
     """Move the user's oldest waiting generations to queued while there is room; returns their ids
     (the caller enqueues them)."""
-    with _user_lock(owner_id):
-        in_flight = _generations(owner_id).filter(status__in=_GENERATIONS_IN_FLIGHT).count()
-        room = settings.FAIR_RUNNING_GENERATIONS - in_flight
-        if room <= 0:
-            return []
-        waiting = _generations(owner_id).filter(status=Generation.Status.WAITING).order_by("id")
-        ids = list(waiting.values_list("id", flat=True)[:room])
-        return [i for i in ids if Generation.objects.filter(id=i, status=Generation.Status.WAITING)
-                .update(status=Generation.Status.QUEUED)]
+    return _take(_generations(owner_id), running=Generation.Status.RUNNING, limit=settings.FAIR_RUNNING_GENERATIONS,
+                 owner_id=owner_id)
 
 
 def take_waiting_builds(*, owner_id: int) -> list[int]:
     """Move the user's oldest waiting builds to queued while there is room; returns their ids."""
+    return _take(_builds(owner_id), running=Build.Status.BUILDING, limit=settings.FAIR_RUNNING_BUILDS,
+                 owner_id=owner_id)
+
+
+def _take(rows, *, running: str, limit: int, owner_id: int) -> list[int]:
+    """The one admission rule for both kinds of work, which share the statuses "waiting" and "queued"."""
     with _user_lock(owner_id):
-        in_flight = _builds(owner_id).filter(status__in=_BUILDS_IN_FLIGHT).count()
-        room = settings.FAIR_RUNNING_BUILDS - in_flight
+        room = limit - rows.filter(status__in=("queued", running)).count()
         if room <= 0:
             return []
-        waiting = _builds(owner_id).filter(status=Build.Status.WAITING).order_by("id")
-        ids = list(waiting.values_list("id", flat=True)[:room])
-        return [i for i in ids if Build.objects.filter(id=i, status=Build.Status.WAITING)
-                .update(status=Build.Status.QUEUED)]
+        waiting = list(rows.filter(status="waiting").order_by("id").values_list("id", flat=True)[:room])
+        return [i for i in waiting if rows.model.objects.filter(id=i, status="waiting").update(status="queued")]

@@ -2,6 +2,7 @@
 ASGI server, as separate processes on free ports, against a SQLite file and a Redis database of their
 own. Nothing is mocked; the processes are the ones `./kiln start` runs."""
 
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,22 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+_USERS = """
+import json
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from builder.models import Project
+out = {{}}
+for name in {names}:
+    user = User.objects.create_user(name)
+    session = SessionStore()
+    session.update({{'_auth_user_id': str(user.pk), '_auth_user_hash': user.get_session_auth_hash(),
+                    '_auth_user_backend': 'django.contrib.auth.backends.ModelBackend'}})
+    session.create()
+    projects = [Project.objects.create(owner=user, name=f"{{name}} {{n}}").id for n in range({projects_each})]
+    out[name] = {{'session': session.session_key, 'project': projects[0], 'projects': projects}}
+print(json.dumps(out))
+"""
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -127,6 +144,11 @@ class Stack:
     def django(self, code: str) -> str:
         """Run Python in Django's shell against this stack's database; returns what it prints."""
         return self.manage("shell", "--no-imports", "-c", code).strip()
+
+    def users(self, names: tuple[str, ...], *, projects_each: int = 1) -> dict:
+        """Users with a signed-in session and projects of their own, as a browser would hold them:
+        {name: {"session", "project" (the first), "projects"}}."""
+        return json.loads(self.django(_USERS.format(names=list(names), projects_each=projects_each)))
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text()[-20000:]

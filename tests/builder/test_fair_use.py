@@ -13,22 +13,6 @@ from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-USERS = """
-import json
-from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
-from builder.models import Project
-out = {}
-for name in ("alice", "bob"):
-    user = User.objects.create_user(name)
-    session = SessionStore()
-    session.update({'_auth_user_id': str(user.pk), '_auth_user_hash': user.get_session_auth_hash(),
-                    '_auth_user_backend': 'django.contrib.auth.backends.ModelBackend'})
-    session.create()
-    out[name] = {'session': session.session_key, 'project': Project.objects.create(owner=user, name=name).id}
-print(json.dumps(out))
-"""
-
 STARTED = """
 import json
 from generation.models import Generation
@@ -81,7 +65,7 @@ async def _burst_then_other_user(stack, users):
 
 
 def test_a_burst_from_one_user_is_bounded_and_another_users_prompt_starts_first(stack):
-    users = json.loads(stack.django(USERS))
+    users = stack.users(("alice", "bob"))
     answers, bob_first_frame = asyncio.run(_burst_then_other_user(stack, users))
 
     accepted = [a for a in answers.values() if a["type"] == "prompt_accepted"]
