@@ -213,12 +213,13 @@ GENERATION_MAX_S = env.float("GENERATION_MAX_S", default=600.0)
 # --- Model backend -----------------------------------------------------------------------------------
 
 # Any OpenAI-compatible endpoint: vLLM, a hosted API, or (default) Kiln's offline blueprint server.
-MODEL_BASE_URL = env("MODEL_BASE_URL", default="http://127.0.0.1:8100/v1")
+BLUEPRINT_PORT = env.int("BLUEPRINT_PORT", default=8100)
+# The offline server's own port by default, so a changed BLUEPRINT_PORT needs nothing else set.
+MODEL_BASE_URL = env("MODEL_BASE_URL", default=f"http://127.0.0.1:{BLUEPRINT_PORT}/v1")
 MODEL_NAME = env("MODEL_NAME", default="kiln-blueprint")
 MODEL_API_KEY = env("MODEL_API_KEY", default="not-needed")
 MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=16000)
 MODEL_TIMEOUT_S = env.float("MODEL_TIMEOUT_S", default=300.0)
-BLUEPRINT_PORT = env.int("BLUEPRINT_PORT", default=8100)
 # A version that fails to build (or renders broken) goes back to the model at most this many times.
 REPAIR_ATTEMPTS = env.int("REPAIR_ATTEMPTS", default=2)
 # Pace of the offline server's stream, so a person sees files form (0 = as fast as possible).
