@@ -18,6 +18,7 @@ MAX_PROMPT_CHARS = 20_000
 PROMPT_EMPTY = "Type what you want to build."
 PROMPT_TOO_LONG = f"That prompt is too long (over {MAX_PROMPT_CHARS:,} characters). Shorten it and send again."
 NAME_EMPTY = "Give the project a name."
+NOTHING_TO_REGENERATE = "A restore brings back files you chose; there is no prompt to regenerate. Send a new prompt instead."
 
 
 class InvalidRequest(ValueError):
@@ -101,7 +102,10 @@ def start_turn(*, project: Project, prompt: str, compare: bool = False) -> list[
 
 @transaction.atomic
 def regenerate(*, turn: Turn) -> Generation:
-    """Another candidate for the same prompt and the same starting version, with a new seed."""
+    """Another candidate for the same prompt and the same starting version, with a new seed. A restore
+    or undo is the user's own choice of files, not a prompt: there is nothing to regenerate."""
+    if turn.generations.filter(kind=Generation.Kind.RESTORE).exists():
+        raise InvalidRequest(NOTHING_TO_REGENERATE)
     try:
         fair_use.check_room_for(owner_id=turn.project.owner_id, count=1)
     except fair_use.FairUseLimit as exc:

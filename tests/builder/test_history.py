@@ -14,7 +14,7 @@ from django.test import Client
 
 from builder import history
 from builder.models import Turn
-from builder.services import current_version
+from builder.services import InvalidRequest, current_version, regenerate
 from builder.versions import create_version
 from feedback.models import Feedback, PreferencePair
 from generation.models import Generation
@@ -67,6 +67,15 @@ def test_restore_makes_a_new_current_version_with_the_old_files_and_keeps_histor
     assert "stored data is left as it is" in restore.explanation
     build = Build.objects.get(app_version=copy)  # entered the pipeline like any new version
     assert build.stream_key == restore.stream_key
+
+
+def test_a_restore_cannot_be_regenerated_it_has_no_prompt(owner, project, two_versions):
+    first, _ = two_versions
+    restore = history.restore_version(user=owner, project=project, version=first.app_version)
+
+    with pytest.raises(InvalidRequest, match="no prompt to regenerate"):
+        regenerate(turn=restore.turn)
+    assert not restore.turn.generations.exclude(id=restore.id).exists()
 
 
 def test_restore_records_a_restore_verdict_and_the_restored_version_over_the_replaced_one(owner, project, two_versions):
