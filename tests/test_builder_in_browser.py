@@ -3,24 +3,13 @@ Content-Security-Policy without a single violation, a prompt stays in the box un
 and a failed generation offers no Accept or Reject."""
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import csp_violations, open_page
 from tests.stack import Stack
-from tests.test_end_to_end import CHROMIUM_ARGS, TODO_PROMPT, log_in, wait_for_ready
+from tests.test_end_to_end import TODO_PROMPT, wait_for_ready
 
 pytestmark = pytest.mark.e2e
-
-# Runs before any page script, in every frame; only the builder's own page (the top frame) counts here:
-# a preview enforces its own policy.
-RECORD_VIOLATIONS = """
-window.__cspViolations = [];
-if (window.top === window) {
-  document.addEventListener("securitypolicyviolation", (event) => {
-    window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
-  });
-}
-"""
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -32,24 +21,12 @@ def stack(tmp_path_factory):
     stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
 
 @pytest.fixture
 def page(stack, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.add_init_script(RECORD_VIOLATIONS)
-    page.console_messages = []
-    page.on("console", lambda message: page.console_messages.append(message.text))
-    log_in(page, stack, "alice", "alice-pass-123")
+    page = open_page(browser, stack, "alice", "alice-pass-123")
     yield page
-    context.close()
+    page.context.close()
 
 
 def new_project(page, name):
@@ -67,12 +44,6 @@ def stop(stack, service):
 def restart(stack, service):
     stack.start_service(service)
     stack.wait_until_up((service,))
-
-
-def csp_violations(page) -> list[str]:
-    reported = page.evaluate("window.__cspViolations")
-    refused = [text for text in page.console_messages if "Content Security Policy" in text]
-    return reported + refused
 
 
 def test_the_project_page_works_under_its_policy_without_a_violation(stack, page):

@@ -6,17 +6,14 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import log_in
 from tests.stack import ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = ROOT / "var" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 TODO_PROMPT = "a todo list where I can add, tick and delete tasks"
 
 
@@ -33,20 +30,6 @@ def stack(tmp_path_factory):
     stack.stop()
     stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
 
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def log_in(page, stack, username, password, path="/accounts/login/"):
-    page.goto(stack.url + path)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Log in").click()
 
 
 class FrameRecorder:

@@ -9,11 +9,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import csp_violations
+from tests.browser import open_page as browser_page
 from tests.stack import ROOT, Stack
-from tests.test_builder_in_browser import RECORD_VIOLATIONS, csp_violations, new_project
-from tests.test_end_to_end import CHROMIUM_ARGS, TODO_PROMPT, log_in
+from tests.test_builder_in_browser import new_project
+from tests.test_end_to_end import TODO_PROMPT
 
 pytestmark = pytest.mark.e2e
 
@@ -44,22 +46,10 @@ def stack(tmp_path_factory):
     stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
 
 def open_page(browser, stack, username, password):
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.add_init_script(RECORD_VIOLATIONS)
-    page.console_messages = []
-    page.on("console", lambda message: page.console_messages.append(message.text))
-    log_in(page, stack, username, password)
-    return page
+    return browser_page(browser, stack, username, password, viewport={"width": 1440, "height": 900},
+                        accept_downloads=True)
 
 
 def wait_until_turn_is_ready(page, count, timeout_ms=180_000):

@@ -6,11 +6,11 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import log_in
 from tests.builder.big_project import BIG_FILE_BYTES
 from tests.stack import Stack
-from tests.test_end_to_end import CHROMIUM_ARGS, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +35,6 @@ def stack(tmp_path_factory):
     yield stack
     stack.stop()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import csp_violations, open_page
 from tests.stack import ROOT, Stack
-from tests.test_builder_in_browser import RECORD_VIOLATIONS, csp_violations
-from tests.test_end_to_end import CHROMIUM_ARGS, log_in
 
 pytestmark = pytest.mark.e2e
 SHOTS = ROOT / "docs" / "screenshots"
@@ -33,17 +32,10 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture
-def page(stack):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        page.add_init_script(RECORD_VIOLATIONS)
-        page.console_messages = []
-        page.on("console", lambda message: page.console_messages.append(message.text))
-        log_in(page, stack, "riley", "riley-pass-123")
-        yield page
-        browser.close()
+def page(stack, browser):
+    page = open_page(browser, stack, "riley", "riley-pass-123")
+    yield page
+    page.context.close()
 
 
 def _item(page) -> tuple[str, int]:
