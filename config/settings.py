@@ -217,6 +217,9 @@ BLUEPRINT_PORT = env.int("BLUEPRINT_PORT", default=8100)
 # The offline server's own port by default, so a changed BLUEPRINT_PORT needs nothing else set.
 MODEL_BASE_URL = env("MODEL_BASE_URL", default=f"http://127.0.0.1:{BLUEPRINT_PORT}/v1")
 MODEL_NAME = env("MODEL_NAME", default="kiln-blueprint")
+# Kiln's own models (issue 13), served by vLLM (training.serving) on this port.
+OWN_MODEL_PORT = env.int("OWN_MODEL_PORT", default=8200)
+OWN_MODEL_BASE_URL = env("OWN_MODEL_BASE_URL", default=f"http://127.0.0.1:{OWN_MODEL_PORT}/v1")
 MODEL_API_KEY = env("MODEL_API_KEY", default="not-needed")
 MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=16000)
 MODEL_TIMEOUT_S = env.float("MODEL_TIMEOUT_S", default=300.0)

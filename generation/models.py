@@ -8,6 +8,12 @@ class ModelVersion(models.Model):
     class Backend(models.TextChoices):
         OPENAI = "openai", "OpenAI-compatible (vLLM or any endpoint)"
         BLUEPRINT = "blueprint", "Offline blueprint server"
+        KILN = "kiln", "Kiln's own model (served by vLLM)"
+
+    class OutputMode(models.TextChoices):
+        FULL = "full", "writes every file"
+        # The model writes the explanation and app.json only; Kiln renders the rest (generation.specs).
+        SPEC = "spec", "writes app.json; Kiln renders the app"
 
     name = models.CharField(max_length=100, unique=True)
     backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.BLUEPRINT)
@@ -20,6 +26,12 @@ class ModelVersion(models.Model):
     adapter = models.CharField(max_length=200, blank=True, help_text="LoRA adapter name served by vLLM.")
     weight = models.PositiveIntegerField(default=1, help_text="Share of traffic, relative to others.")
     is_active = models.BooleanField(default=True)
+    output_mode = models.CharField(max_length=10, choices=OutputMode.choices, default=OutputMode.FULL)
+    # Kiln's own models: a round's base (or parent round), the folder of its weights or adapter, and how
+    # it was made ({"kind": "base"|"round", "method", "snapshot_sha256", ...}).
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    artifact_dir = models.CharField(max_length=500, blank=True)
+    training = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -27,12 +39,22 @@ class ModelVersion(models.Model):
 
     @property
     def request_model_name(self) -> str:
-        """vLLM serves a LoRA adapter under its own name; otherwise the base model's name."""
+        """vLLM serves a LoRA adapter under its own name; otherwise the base model's name. Kiln's own
+        versions are served under their own name (a base with --served-model-name, a round's adapter
+        with lora_name)."""
+        if self.backend == self.Backend.KILN:
+            return self.name
         return self.adapter or self.base_model or settings.MODEL_NAME
 
     @property
     def base_url(self) -> str:
+        if self.backend == self.Backend.KILN:
+            return self.endpoint or settings.OWN_MODEL_BASE_URL
         return self.endpoint or settings.MODEL_BASE_URL
+
+    @property
+    def writes_spec(self) -> bool:
+        return self.output_mode == self.OutputMode.SPEC
 
 
 class Generation(models.Model):
