@@ -81,6 +81,12 @@ def _check_app(files: dict[str, str]) -> None:
         raise InvalidApp(INVALID_APP.format(reason='app.json must be an object with an "entities" object'))
 
 
+def check_app(files: dict[str, str]) -> None:
+    """Public form of the checks a build runs before it starts a container (raises InvalidApp with the
+    user-facing reason), for code that scores an answer without building it (training.scoring)."""
+    _check_app(files)
+
+
 _ESBUILD_ERROR = re.compile(r"\[ERROR\] (?P<message>.+?)\n\s*\n\s+(?P<where>\S+?:\d+:\d+):", re.DOTALL)
 
 
