@@ -78,6 +78,8 @@ class Generation(models.Model):
         REPAIR = "repair", "repair of a failed build"
         # No model call: the user brought back an earlier version's files (builder.history.restore_version).
         RESTORE = "restore", "restore of an earlier version"
+        # No model call: the user edited a file by hand and saved it as a new version (builder.edits).
+        EDIT = "edit", "hand edit"
 
     turn = models.ForeignKey("builder.Turn", on_delete=models.CASCADE, related_name="generations")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FIRST)
