@@ -1,0 +1,97 @@
+// The builder page's code editor and its one syntax highlighter, bundled by esbuild into
+// static/vendor/codemirror.js at set-up (manage.py build_editor): nothing is fetched at page time.
+//
+// window.KilnEditor:
+//   open(parent, {path, text, onChange, onSave}) -> {getText(), setText(text), focus(), destroy(), view}
+//   highlight(codeElement, text, path)           the read-only file view, coloured
+//   highlightLines(lines, path) -> [Node[]]       each diff line's text, coloured, parsed as one document
+//
+// Editor and read-only views use the same highlighter (classHighlighter: `tok-*` classes), so one
+// palette in kiln.css colours both.
+import { basicSetup } from "codemirror";
+import { EditorView, keymap } from "@codemirror/view";
+import { EditorState } from "@codemirror/state";
+import { indentWithTab } from "@codemirror/commands";
+import { syntaxHighlighting } from "@codemirror/language";
+import { classHighlighter, highlightCode } from "@lezer/highlight";
+import { javascript } from "@codemirror/lang-javascript";
+import { css } from "@codemirror/lang-css";
+import { html } from "@codemirror/lang-html";
+import { json } from "@codemirror/lang-json";
+
+// The language support for a path, by its extension (null: plain text, no colours).
+function languageFor(path) {
+  const ext = (path.split(".").pop() || "").toLowerCase();
+  if (["js", "jsx", "mjs", "cjs"].includes(ext)) return javascript({ jsx: true });
+  if (["ts", "tsx"].includes(ext)) return javascript({ jsx: ext === "tsx", typescript: true });
+  if (ext === "css") return css();
+  if (["html", "htm"].includes(ext)) return html();
+  if (ext === "json") return json();
+  return null;
+}
+
+function open(parent, { path, text, onChange, onSave }) {
+  const language = languageFor(path);
+  const extensions = [
+    basicSetup,
+    keymap.of([
+      indentWithTab,
+      { key: "Mod-s", preventDefault: true, run: () => { if (onSave) onSave(); return true; } },
+    ]),
+    syntaxHighlighting(classHighlighter),
+    EditorView.lineWrapping,
+    EditorView.contentAttributes.of({ "aria-label": `Editing ${path}` }),
+  ];
+  if (language) extensions.push(language);
+  if (onChange) {
+    extensions.push(EditorView.updateListener.of((update) => {
+      if (update.docChanged) onChange(update.state.doc.toString());
+    }));
+  }
+  const view = new EditorView({ state: EditorState.create({ doc: text, extensions }), parent });
+  return {
+    view,
+    getText: () => view.state.doc.toString(),
+    setText: (value) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value } }),
+    focus: () => view.focus(),
+    destroy: () => view.destroy(),
+  };
+}
+
+// Coloured spans for `text`, handed to put(text, classes) and br() in document order.
+function walk(text, path, put, br) {
+  const language = languageFor(path);
+  if (!language) {
+    text.split("\n").forEach((line, i) => { if (i) br(); put(line, ""); });
+    return;
+  }
+  const tree = language.language.parser.parse(text);
+  highlightCode(text, tree, classHighlighter, put, br);
+}
+
+function span(text, classes) {
+  if (!classes) return document.createTextNode(text);
+  const s = document.createElement("span");
+  s.className = classes;
+  s.textContent = text;
+  return s;
+}
+
+function highlight(code, text, path) {
+  const out = [];
+  walk(text, path, (t, classes) => out.push(span(t, classes)), () => out.push(document.createTextNode("\n")));
+  code.replaceChildren(...out);
+  code.dataset.highlighted = languageFor(path) ? "true" : "plain";
+}
+
+// Diff lines are fragments of a file: parsed together they keep the context a line alone lacks (an
+// open JSX tag, a multi-line string), then split back into one list of nodes per line.
+function highlightLines(lines, path) {
+  const result = [[]];
+  walk(lines.join("\n"), path, (t, classes) => result[result.length - 1].push(span(t, classes)),
+       () => result.push([]));
+  while (result.length < lines.length) result.push([]);
+  return result;
+}
+
+window.KilnEditor = { open, highlight, highlightLines, languageFor: (path) => !!languageFor(path) };
