@@ -123,9 +123,11 @@ def regenerate(*, turn: Turn) -> Generation:
 
 
 def current_version(project: Project):
-    """The version the next turn builds on: the newest accepted one, else the newest generated one."""
+    """The version the next turn builds on: the newest accepted (or picked side by side) one, else the
+    newest generated one."""
     accepted = (
-        Feedback.objects.filter(generation__turn__project=project, verdict=Feedback.Verdict.ACCEPT)
+        Feedback.objects.filter(generation__turn__project=project,
+                                verdict__in=(Feedback.Verdict.ACCEPT, Feedback.Verdict.PICK))
         .exclude(generation__app_version=None)
         .select_related("generation__app_version")
         .first()

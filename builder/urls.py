@@ -1,6 +1,6 @@
 from django.urls import path
 
-from builder import views
+from builder import compare_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project_list"),
@@ -19,5 +19,8 @@ urlpatterns = [
     path("projects/<int:project_id>/versions/<int:version_id>/diff/", views.version_diff, name="version_diff"),
     path("projects/<int:project_id>/versions/<int:version_id>/download.zip", views.version_zip, name="version_zip"),
     path("projects/<int:project_id>/data.json", views.project_data, name="project_data"),
+    path("projects/<int:project_id>/turns/<int:turn_id>/compare/", compare_views.compare_turn, name="compare_turn"),
+    path("projects/<int:project_id>/turns/<int:turn_id>/vote/", compare_views.compare_vote, name="compare_vote"),
+    path("compare/blind/", compare_views.compare_blind, name="compare_blind"),
     path("builds/<int:build_id>/screenshot.png", views.build_screenshot, name="build_screenshot"),
 ]

@@ -17,6 +17,9 @@ class Feedback(models.Model):
     verdict = models.CharField(max_length=12, choices=Verdict.choices)
     reason = models.CharField(max_length=200, blank=True)
     comment = models.TextField(blank=True)
+    # A staff member's blind vote in the review console (/review/blind/), not a verdict of the project's
+    # owner: it counts like a user's pick (the leaderboard, the pairs it records), and says whose it is.
+    from_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,3 +121,22 @@ class ReviewDecision(models.Model):
         latest = cls.objects.filter(generation=models.OuterRef("generation")).order_by("-id").values("review_status")[:1]
         return (cls.objects.filter(generation__isnull=False).annotate(latest=models.Subquery(latest))
                 .filter(latest=PreferencePair.ReviewStatus.EXCLUDED).values("generation_id"))
+
+
+class CompareSettings(models.Model):
+    """A user's settings for side-by-side votes. No row means the defaults (blind on)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="compare_settings")
+    # Blind: which model version wrote which candidate stays hidden until the user has voted, so the
+    # vote is about the apps, not about the names (as public model arenas do).
+    blind = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "compare settings"
+
+    def __str__(self):
+        return f"compare settings of {self.user_id} (blind {'on' if self.blind else 'off'})"
+
+    @classmethod
+    def blind_for(cls, user) -> bool:
+        return cls.objects.filter(user=user).values_list("blind", flat=True).first() is not False
