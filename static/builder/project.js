@@ -264,11 +264,20 @@
         tab.dataset.status = g.status;
         const label = g.kind === "repair" ? "Repair" : g.kind === "restore" ? "Restored" : `Candidate ${g.candidate}`;
         tab.innerHTML = `<b>${label}</b> <span class="muted">${statusLabel(g)}</span>` +
-          (g.verdict && g.kind !== "restore" ? ` <span class="verdict ${g.verdict}">${g.verdict}ed</span>` : "");
+          (g.verdict && g.kind !== "restore" ? ` <span class="verdict ${g.verdict}">${VERDICT_WORDS[g.verdict] || g.verdict}</span>` : "");
         tab.addEventListener("click", () => select(gid));
         tabs.append(tab);
       }
       li.append(tabs);
+      if (turn.generationIds.some((id) => generations.get(id).kind === "compare")) {
+        // Both candidates' previews next to each other, and the vote (static/builder/compare.js).
+        const sideBySide = document.createElement("button");
+        sideBySide.className = "link open-compare";
+        sideBySide.dataset.turn = turn.id;
+        sideBySide.textContent = "Compare side by side";
+        sideBySide.addEventListener("click", () => openCompare(turn.id));
+        li.append(sideBySide);
+      }
       const g = generations.get(turn.generationIds.includes(selectedId) ? selectedId : turn.generationIds.at(-1));
       const kiln = document.createElement("div");
       kiln.className = "bubble kiln";
@@ -302,6 +311,14 @@
     }
     if (keep !== null) list.scrollTop = list.scrollHeight - keep;
     else list.scrollTop = atEnd ? list.scrollHeight : top;
+  }
+
+  const VERDICT_WORDS = { accept: "accepted", reject: "rejected", pick: "picked", tie: "tie", both_bad: "both bad",
+                          edit: "edited" };
+
+  // The compare view (static/builder/compare.js) listens for this: one event, no shared state.
+  function openCompare(turnId) {
+    document.dispatchEvent(new CustomEvent("kiln:compare", { detail: { turn: turnId } }));
   }
 
   function note(kind, text) {
@@ -477,6 +494,7 @@
     } else if (m.type === "generation") {
       upsertGeneration(m.generation);
       if (m.select) selectedId = m.generation.id; // a new turn or candidate: show it
+      if (m.select && m.generation.kind === "compare") openCompare(m.generation.turn); // "Compare two" was sent
     } else if (m.type === "frame") {
       const g = generations.get(m.generation);
       if (g) applyFrame(g, m);
