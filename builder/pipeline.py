@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 GENERATE = "builder.generate"
 BUILD = "builder.build"
 
+# The system account that owns evaluation projects (training.evaluation). An evaluation measures a
+# model version's own first answer, so the pipeline never sends its broken builds back for repair.
+EVALUATION_ACCOUNT = "kiln-eval"
+
 
 def enqueue(task_name: str, object_id: int) -> None:
     """Send a pipeline task once the current transaction commits (the row it names exists by then)."""
@@ -139,9 +143,11 @@ def build(build_id: int) -> None:
 def after_build(build: Build) -> Generation | None:
     """Repair a broken version (bounded), or record the pair a successful repair earned. A smoke test
     that was not scored is no verdict: nothing happens."""
-    generation = build.app_version.generations.select_related("turn__project", "model_version").first()
+    generation = build.app_version.generations.select_related("turn__project__owner", "model_version").first()
     if generation is None or generation.kind == Generation.Kind.RESTORE:
         return None  # a restore or a hand edit: the user, not the model, decides what happens next
+    if generation.turn.project.owner.username == EVALUATION_ACCOUNT:
+        return None  # scored as the version answered: a repair would measure the repair, not the version
     problem = repairs.problem_of(build)
     if problem is None:
         if build.smoke_status in (Build.Smoke.PASSED, Build.Smoke.SKIPPED) and generation.kind == Generation.Kind.REPAIR:
