@@ -32,3 +32,30 @@ def diff_versions(old: AppVersion | None, new: AppVersion) -> dict:
         "files": files,
         "unchanged": len(before.keys() & after.keys()) - sum(f["status"] == "changed" for f in files),
     }
+
+
+# The chat's line under each turn: enough paths to say what changed, bounded like the project state.
+CHANGE_PATHS_BYTES = 600
+
+
+def change_summary(before: dict[str, str] | None, after: dict[str, str]) -> dict:
+    """What a version changed from the one before it, from the two manifests alone (no content read):
+    {"added" | "edited" | "deleted": {"count", "paths"}}, paths sorted and listed while they fit in
+    CHANGE_PATHS_BYTES together (the counts are always whole). `before` None: the first version."""
+    before = before or {}
+    groups = {
+        "added": sorted(after.keys() - before.keys()),
+        "edited": sorted(path for path in after.keys() & before.keys() if after[path] != before[path]),
+        "deleted": sorted(before.keys() - after.keys()),
+    }
+    used = 0
+    summary = {}
+    for name, paths in groups.items():
+        listed = []
+        for path in paths:
+            used += len(path.encode("utf-8")) + 4
+            if used > CHANGE_PATHS_BYTES:
+                break
+            listed.append(path)
+        summary[name] = {"count": len(paths), "paths": listed}
+    return summary

@@ -45,7 +45,10 @@ SOURCES = {
     Generation.Kind.COMPARE: "generation",
     Generation.Kind.REPAIR: "repair",
     Generation.Kind.RESTORE: "restore",
+    Generation.Kind.EDIT: "edit",
 }
+# Generations that made no model call (a restore, a hand edit): no raw answer of their own.
+USER_KINDS = (Generation.Kind.RESTORE, Generation.Kind.EDIT)
 
 
 # --- reads -------------------------------------------------------------------------------------------
@@ -178,7 +181,10 @@ def restore_version(
     feedback = Feedback.objects.create(user=user, generation=restore, verdict=Feedback.Verdict.RESTORE)
     loser = replaced.generations.order_by("id").first() if replaced is not None else None
     if loser is not None:
-        _record_restore_pair(restored=restore, replaced=loser, feedback=feedback)
+        record_user_pair(
+            chosen=restore, rejected=loser, source=PreferencePair.Source.RESTORE, feedback=feedback,
+            chosen_messages=whole_app_messages(restore),
+        )
     append_event(restore.stream_key, frames.done(version_id=copy.id, paths=list(copy.manifest)))
     pipeline.request_build(copy, stream_key=restore.stream_key)
     return restore
@@ -194,49 +200,65 @@ def undo(*, user, project: Project) -> Generation:
     return restore_version(user=user, project=project, version=current.parent, prompt=UNDO_PROMPT)
 
 
-def _record_restore_pair(*, restored: Generation, replaced: Generation, feedback: Feedback) -> PreferencePair:
-    """restored > replaced, under the request the replaced answer was given; both completions are the
-    apps written whole in the file protocol (a restore has no answer of a model of its own)."""
+def record_user_pair(
+    *, chosen: Generation, rejected: Generation, source: str, feedback: Feedback, chosen_messages: list[dict]
+) -> PreferencePair:
+    """chosen > rejected for a choice of the user's own (a restore, a hand edit), under the request the
+    rejected answer was given. A rejected restore or hand edit has no raw answer: its app written whole
+    in the file protocol stands for it."""
     pair = record_pair(
-        chosen=restored,
-        rejected=replaced,
-        source=PreferencePair.Source.RESTORE,
+        chosen=chosen,
+        rejected=rejected,
+        source=source,
         feedback=feedback,
-        chosen_messages=whole_app_messages(restored),
-        prompt=request_context(replaced),
+        chosen_messages=chosen_messages,
+        prompt=request_context(rejected),
     )
-    if replaced.kind == Generation.Kind.RESTORE:  # undoing a restore: it has no raw answer to reject
-        pair.rejected = whole_app_messages(replaced)
+    if rejected.kind in USER_KINDS:
+        pair.rejected = whole_app_messages(rejected)
         pair.save(update_fields=["rejected"])
     return pair
 
 
+def app_messages(explanation: str, files: dict[str, str]) -> list[dict]:
+    """An app as one assistant answer in the file protocol: the explanation, then every file whole."""
+    blocks = [f'<file path="{path}">\n{content}\n</file>' for path, content in files.items()]
+    return [{"role": "assistant", "content": "\n".join([explanation, "", *blocks]).strip() + "\n"}]
+
+
 def whole_app_messages(generation: Generation) -> list[dict]:
     """The generation's app as one assistant answer: its explanation, then every file whole."""
-    blocks = [
-        f'<file path="{path}">\n{content}\n</file>'
-        for path, content in generation.app_version.files().items()
-    ]
-    return [{"role": "assistant", "content": "\n".join([generation.explanation, "", *blocks]).strip() + "\n"}]
+    return app_messages(generation.explanation, generation.app_version.files())
 
 
 def request_context(generation: Generation) -> list[dict]:
     """The messages the model was given for the answer that produced this generation's version: its own
-    request, or for a restore, the request of the answer it brought back."""
+    request; for a restore, the request of the answer it brought back; for a hand edit, the request of
+    the answer it edited."""
+    answer = model_answer(generation)
+    return answer.request_messages if answer is not None else []
+
+
+def model_answer(generation: Generation) -> Generation | None:
+    """The model's answer behind a generation: itself, or the one a restore brought back or a hand edit
+    started from (followed through chains of them); None when the chain ends without one."""
     for _ in range(CONTEXT_CHAIN_LIMIT):
-        if generation.kind != Generation.Kind.RESTORE:
-            return generation.request_messages
-        restored = (
-            AppVersion.objects.filter(
-                digest=generation.app_version.digest,
-                project=generation.turn.project_id,
-                id__lt=generation.app_version_id,
+        if generation.kind not in USER_KINDS:
+            return generation
+        if generation.kind == Generation.Kind.EDIT:
+            source = generation.turn.base_version
+        else:
+            source = (
+                AppVersion.objects.filter(
+                    digest=generation.app_version.digest,
+                    project=generation.turn.project_id,
+                    id__lt=generation.app_version_id,
+                )
+                .order_by("-id")
+                .first()
             )
-            .order_by("-id")
-            .first()
-        )
-        origin = restored.generations.order_by("id").first() if restored else None
+        origin = source.generations.order_by("id").first() if source else None
         if origin is None:
-            break
+            return None
         generation = origin
-    return []
+    return None

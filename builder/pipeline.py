@@ -144,7 +144,7 @@ def after_build(build: Build) -> Generation | None:
     """Repair a broken version (bounded), or record the pair a successful repair earned. A smoke test
     that was not scored is no verdict: nothing happens."""
     generation = build.app_version.generations.select_related("turn__project__owner", "model_version").first()
-    if generation is None or generation.kind == Generation.Kind.RESTORE:
+    if generation is None or generation.kind in (Generation.Kind.RESTORE, Generation.Kind.EDIT):
         return None  # a restore or a hand edit: the user, not the model, decides what happens next
     if generation.turn.project.owner.username == EVALUATION_ACCOUNT:
         return None  # scored as the version answered: a repair would measure the repair, not the version

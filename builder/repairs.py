@@ -76,6 +76,8 @@ def record_fix(fixed: Generation) -> None:
     """The broken answer and its working repair, as one ordering for the same original prompt: the
     chosen completion is the fixed app written whole, so both answer the user's request."""
     broken = root_of(fixed)
+    if not broken.raw_output:  # a hand edit the user asked the model to fix: no answer of a model to rank
+        return
     changed = fixed.app_version.files()
     before = broken.turn.base_version.files() if broken.turn.base_version else {}
     blocks = [f'<file path="{path}">\n{content}\n</file>' for path, content in changed.items()

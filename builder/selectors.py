@@ -15,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from builder.diffs import change_summary
 from builder.models import AppVersion, Blob, Project, Turn
 from generation import frames
 from generation.models import Generation
@@ -150,6 +151,9 @@ def _generation_summaries(generation_ids: list[int], user, *, full: bool = False
         .defer("request_messages", "raw_output", "protocol_errors")
     )
     versions = {g.app_version_id: g.app_version for g in generations if g.app_version_id}
+    # Each version's parent manifest, for what it changed (the chat's line under a turn).
+    parents = dict(AppVersion.objects.filter(pk__in={v.parent_id for v in versions.values() if v.parent_id})
+                   .values_list("id", "manifest"))
     latest_builds: dict[int, Build] = {}
     builds = Build.objects.filter(app_version__in=list(versions)).defer("log", "timings", "scores")
     for build in builds.order_by("-created_at", "-id"):
@@ -184,6 +188,7 @@ def _generation_summaries(generation_ids: list[int], user, *, full: bool = False
                 for path in listed[version.id]
             ] if version else [],
             "file_count": len(version.manifest) if version else 0,
+            "changes": change_summary(parents.get(version.parent_id), version.manifest) if version else None,
             "build": build_state(latest_builds.get(version.id) if version else None, user,
                                  message_bytes=None if full else MESSAGE_BYTES),
             "verdict": verdicts[0] if verdicts else None,
@@ -229,7 +234,8 @@ def new_generation_state(generation: Generation) -> dict:
         "id": generation.id, "seq": 0, "turn": generation.turn_id, "prompt": prompt, "prompt_truncated": prompt_cut,
         "candidate": generation.candidate, "kind": generation.kind, "seed": generation.seed,
         "status": generation.status, "model": generation.model_version.name, "explanation": "",
-        "explanation_truncated": False, "error": "", "version": None, "files": [], "file_count": 0, "build": None,
+        "explanation_truncated": False, "error": "", "version": None, "files": [], "file_count": 0, "changes": None,
+        "build": None,
         "verdict": None,
     }
 

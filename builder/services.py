@@ -18,7 +18,9 @@ MAX_PROMPT_CHARS = 20_000
 PROMPT_EMPTY = "Type what you want to build."
 PROMPT_TOO_LONG = f"That prompt is too long (over {MAX_PROMPT_CHARS:,} characters). Shorten it and send again."
 NAME_EMPTY = "Give the project a name."
-NOTHING_TO_REGENERATE = "A restore brings back files you chose; there is no prompt to regenerate. Send a new prompt instead."
+NOTHING_TO_REGENERATE = (
+    "A restore or a hand edit holds files you chose; there is no prompt to regenerate. Send a new prompt instead."
+)
 
 
 class InvalidRequest(ValueError):
@@ -104,7 +106,7 @@ def start_turn(*, project: Project, prompt: str, compare: bool = False) -> list[
 def regenerate(*, turn: Turn) -> Generation:
     """Another candidate for the same prompt and the same starting version, with a new seed. A restore
     or undo is the user's own choice of files, not a prompt: there is nothing to regenerate."""
-    if turn.generations.filter(kind=Generation.Kind.RESTORE).exists():
+    if turn.generations.filter(kind__in=(Generation.Kind.RESTORE, Generation.Kind.EDIT)).exists():
         raise InvalidRequest(NOTHING_TO_REGENERATE)
     try:
         fair_use.check_room_for(owner_id=turn.project.owner_id, count=1)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from builder import compare_views, views
+from builder import compare_views, edit_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project_list"),
@@ -22,5 +22,8 @@ urlpatterns = [
     path("projects/<int:project_id>/turns/<int:turn_id>/compare/", compare_views.compare_turn, name="compare_turn"),
     path("projects/<int:project_id>/turns/<int:turn_id>/vote/", compare_views.compare_vote, name="compare_vote"),
     path("compare/blind/", compare_views.compare_blind, name="compare_blind"),
+    path("projects/<int:project_id>/versions/<int:version_id>/edit/", edit_views.save_edit, name="save_edit"),
+    path("projects/<int:project_id>/generations/<int:generation_id>/repair/", edit_views.ask_for_repair,
+         name="ask_for_repair"),
     path("builds/<int:build_id>/screenshot.png", views.build_screenshot, name="build_screenshot"),
 ]

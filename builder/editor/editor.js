@@ -2,7 +2,7 @@
 // static/vendor/codemirror.js at set-up (manage.py build_editor): nothing is fetched at page time.
 //
 // window.KilnEditor:
-//   open(parent, {path, text, onChange, onSave}) -> {getText(), setText(text), focus(), destroy(), view}
+//   open(parent, {path, text, onChange, onSave}) -> {getText(), setText(text), focus(), goToLine(n), destroy(), view}
 //   highlight(codeElement, text, path)           the read-only file view, coloured
 //   highlightLines(lines, path) -> [Node[]]       each diff line's text, coloured, parsed as one document
 //
@@ -54,6 +54,12 @@ function open(parent, { path, text, onChange, onSave }) {
     getText: () => view.state.doc.toString(),
     setText: (value) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value } }),
     focus: () => view.focus(),
+    // Put the cursor at the start of line `number` (1-based, clamped) and scroll it into view.
+    goToLine: (number) => {
+      const line = view.state.doc.line(Math.max(1, Math.min(number, view.state.doc.lines)));
+      view.dispatch({ selection: { anchor: line.from }, scrollIntoView: true });
+      view.focus();
+    },
     destroy: () => view.destroy(),
   };
 }
