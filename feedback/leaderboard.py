@@ -1,7 +1,7 @@
 """Model versions ranked by a Bradley-Terry fit over explicit picks, with bootstrap intervals.
 
-Votes: a pair of source "pick" (one of two side-by-side candidates chosen; a reviewer's relabel has
-already swapped it) that no reviewer excluded, and a "tie" verdict between the two side-by-side
+Votes: a pair of source "pick" (one of two side-by-side candidates chosen, by a user or by a staff
+member's blind vote; a reviewer's relabel has already swapped it) that no reviewer excluded, and a "tie" verdict between the two side-by-side
 candidates of a turn. Ties count as half a win for each side. Pairs whose two answers come from the
 same model version say nothing about versions and are left out; "both bad" says nothing about the
 order and is left out too.
@@ -35,26 +35,29 @@ class Vote:
     first: str  # model version names; outcome is what the first scored: 1 a win, 0.5 a tie
     second: str
     outcome: float
+    from_staff: bool = False  # a reviewer's blind vote (feedback.blind), not a user's
 
 
 def explicit_votes() -> list[Vote]:
     votes = [
-        Vote(chosen, rejected, 1.0)
-        for chosen, rejected in PreferencePair.objects.filter(source=PreferencePair.Source.PICK)
+        Vote(chosen, rejected, 1.0, bool(staff))
+        for chosen, rejected, staff in PreferencePair.objects.filter(source=PreferencePair.Source.PICK)
         .exclude(review_status=PreferencePair.ReviewStatus.EXCLUDED)
         .order_by("id")
-        .values_list("chosen_generation__model_version__name", "rejected_generation__model_version__name")
+        .values_list("chosen_generation__model_version__name", "rejected_generation__model_version__name",
+                     "feedback__from_staff")
         if chosen != rejected
     ]
     ties = list(Feedback.objects.filter(verdict=Feedback.Verdict.TIE, generation__kind=Generation.Kind.COMPARE)
-                .order_by("id").values_list("generation_id", "generation__turn_id", "generation__model_version__name"))
+                .order_by("id").values_list("generation_id", "generation__turn_id", "generation__model_version__name",
+                                            "from_staff"))
     others: dict[int, list[tuple[int, str]]] = {}
     for generation_id, turn_id, name in (
-            Generation.objects.filter(turn_id__in={t for _, t, _ in ties}, kind=Generation.Kind.COMPARE)
+            Generation.objects.filter(turn_id__in={t for _, t, _, _ in ties}, kind=Generation.Kind.COMPARE)
             .values_list("id", "turn_id", "model_version__name")):
         others.setdefault(turn_id, []).append((generation_id, name))
-    for generation_id, turn_id, name in ties:
-        votes += [Vote(name, other, TIE) for other_id, other in others.get(turn_id, [])
+    for generation_id, turn_id, name, staff in ties:
+        votes += [Vote(name, other, TIE, staff) for other_id, other in others.get(turn_id, [])
                   if other_id != generation_id and other != name]
     return votes
 

@@ -17,6 +17,9 @@ class Feedback(models.Model):
     verdict = models.CharField(max_length=12, choices=Verdict.choices)
     reason = models.CharField(max_length=200, blank=True)
     comment = models.TextField(blank=True)
+    # A staff member's blind vote in the review console (/review/blind/), not a verdict of the project's
+    # owner: it counts like a user's pick (the leaderboard, the pairs it records), and says whose it is.
+    from_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -33,6 +33,7 @@ from django.shortcuts import get_object_or_404
 from feedback.models import Feedback, PreferencePair, ReviewDecision
 from generation.diffs import diff_files
 from generation.models import Generation, OutputDefect
+from sandbox.logs import log_lines
 from sandbox.models import Build
 
 PAIR, GENERATION = "pair", "generation"
@@ -242,19 +243,20 @@ def side(generation: Generation) -> dict:
     }
 
 
+def blind_side(generation: Generation) -> dict:
+    """What a blind vote shows of one candidate: its app (the latest build's screenshot and verdicts) and
+    its answer — nothing that names the model version."""
+    build = (Build.objects.filter(app_version_id=generation.app_version_id).order_by("-id").first()
+             if generation.app_version_id else None)
+    return {"id": generation.id, "build": build, "explanation": generation.explanation,
+            "raw_output": generation.raw_output}
+
+
 def _diff(version) -> dict:
     """The version against the one it was built on (or an empty app for a first version)."""
     parent = version.parent
     return {"from": parent.id if parent else None, "to": version.id,
             **diff_files(parent.files() if parent else {}, version.files())}
-
-
-ERROR_MARKERS = ("error", "failed", "exception", "✘", "traceback")
-
-
-def log_lines(log: str) -> list[tuple[bool, str]]:
-    """(is_error, line) for the build log, so the page can mark the lines that say what went wrong."""
-    return [(any(marker in line.lower() for marker in ERROR_MARKERS), line) for line in log.splitlines()]
 
 
 def conversation(messages: list[dict]) -> list[dict]:

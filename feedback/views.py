@@ -5,15 +5,15 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from feedback import dashboard, selectors
+from feedback import blind, dashboard, selectors
 from feedback import leaderboard as board
 from feedback.review import InvalidDecision, decide
+from generation.models import ModelVersion
 
 PAGE_SIZE = 50
 QUEUE_DONE = "No more items in this queue."
@@ -135,26 +135,57 @@ def leaderboard(request):
     votes = board.explicit_votes()
     return render(request, "review/leaderboard.html", {
         "ranking": board.ranking(votes), "win_rates": board.win_rates(votes), "vote_count": len(votes),
+        "staff_vote_count": sum(v.from_staff for v in votes),
+    })
+
+
+def _versions() -> list:
+    return list(ModelVersion.objects.order_by("name"))
+
+
+@staff_only
+@require_GET
+def versions(request):
+    """Every model version side by side over the chosen range."""
+    rng = dashboard.DateRange.from_query(request.GET)
+    all_versions = _versions()
+    return render(request, "review/versions.html", {
+        "versions": all_versions, "range": rng, "panels": dashboard.cross_version_panels(all_versions, rng),
     })
 
 
 @staff_only
 @require_GET
-def version_dashboard(request, version_id=None):
-    from generation.models import ModelVersion
+def version_dashboard(request, version_id):
+    version = get_object_or_404(ModelVersion, pk=version_id)
+    rng = dashboard.DateRange.from_query(request.GET)
+    return render(request, "review/dashboard.html", {
+        "version": version, "versions": _versions(), "range": rng, "panels": dashboard.version_panels(version, rng),
+    })
 
-    versions = list(ModelVersion.objects.annotate(answers=Count("generations")).order_by("name"))
-    if not versions:
-        raise Http404
-    # With none named, the busiest version: the one whose charts have the most behind them.
-    version = get_object_or_404(ModelVersion, pk=version_id) if version_id else max(versions, key=lambda v: v.answers)
-    panels = []
-    for panel_id, title, help_text, hits, days in (
-        ("accept-rate", "Accept rate", "Finished answers (repairs aside) a user accepted or picked, by the day they were written.",
-         "accepted", dashboard.accept_rate_by_day(version)),
-        ("build-pass-rate", "Build-pass rate", "Builds of the apps it wrote that bundled, by the day they were built.",
-         "passed", dashboard.build_pass_rate_by_day(version)),
-    ):
-        panels.append({"id": panel_id, "title": title, "help": help_text, "hits": hits, "days": days,
-                       "chart": dashboard.bar_chart(days)})
-    return render(request, "review/dashboard.html", {"version": version, "versions": versions, "panels": panels})
+
+@staff_only
+@require_GET
+def blind_vote(request):
+    """The next open comparison, model versions hidden; `after` skips past a turn."""
+    after = _position(request.GET.get("after"))
+    found = blind.next_matchup(reviewer=request.user, after_turn=after)
+    return render(request, "review/blind.html", {
+        "matchup": found, "open_count": blind.open_count(), "after": after,
+        "sides": [selectors.blind_side(found.left), selectors.blind_side(found.right)] if found else [],
+        "prompt": found.prompt if found else [],
+    })
+
+
+@staff_only
+@require_POST
+def blind_vote_cast(request):
+    left_id, right_id = _position(request.POST.get("left")), _position(request.POST.get("right"))
+    try:
+        feedback = blind.record_staff_vote(reviewer=request.user, left_id=left_id, right_id=right_id,
+                                           choice=request.POST.get("choice", ""))
+    except blind.InvalidVote as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, blind.reveal(feedback, left_id=left_id, right_id=right_id))
+    return redirect(f"{reverse('review_blind')}?after={_position(request.POST.get('after'))}")

@@ -27,7 +27,7 @@
 
   function itemKeys(event) {
     const target = document.querySelector(`[data-key="${event.key}"]`);
-    if (target && target.tagName === "BUTTON") {
+    if (target && (target.tagName === "BUTTON" || target.tagName === "A")) {
       target.click();
     } else if (target) {
       target.focus();  // exclude and tag ask for words first; Enter submits their own form
@@ -48,6 +48,6 @@
       return;
     }
     if (main.dataset.page === "queue") queueKeys(event);
-    if (main.dataset.page === "item") itemKeys(event);
+    if (main.dataset.page === "item" || main.dataset.page === "blind") itemKeys(event);
   });
 })();
