@@ -197,7 +197,7 @@ def _answer(run: EvaluationRun, turn: Turn, item, version: ModelVersion, *, posi
     reward = scoring.reward({"valid": score.valid, "entity_right": score.entity_right, "field_f1": score.field_f1,
                              "build_passed": build_passed, "smoke_passed": smoke_passed})
     working = score.valid and build_passed is not False and smoke_passed is not False
-    reason = score.reason or (build.error or build.smoke_message if build and not working else "")
+    reason = score.reason or (_build_problem(build) if build and not working else "")
     scores = build.scores if build else {}
     return EvaluationResult.objects.create(
         run=run, version=version, position=position, prompt=item.prompt, expected=_expected(item),
@@ -206,6 +206,12 @@ def _answer(run: EvaluationRun, turn: Turn, item, version: ModelVersion, *, posi
         terms_shown=scores.get("terms_shown"), terms_expected=scores.get("terms_expected"), working=working,
         reward=reward, completion_tokens=generation.completion_tokens, seconds=seconds, reason=reason[:2000],
     )
+
+
+def _build_problem(build: Build) -> str:
+    if build.status == Build.Status.FAILED:
+        return build.error
+    return build.smoke_message if build.smoke_passed is False else ""
 
 
 def _expected(item) -> dict:
@@ -226,7 +232,7 @@ def _build(build: Build | None) -> Build | None:
     build = _verdict(build.id)
     if build.failed_step in ("engine", "image", "internal"):
         raise EvaluationError(SANDBOX_FAILED.format(error=build.error))
-    lifecycle.stop_preview(build, reason="evaluation scored")
+    lifecycle.stop_preview(build)
     return build
 
 
