@@ -9,8 +9,9 @@ recorded in the Promotion row with whatever numbers there were.
 Traffic arithmetic. `generation.router` draws a version with probability weight / (sum of the active
 versions' weights). To give version v the share s (0 < s < 1) whatever the others' weights are, the
 weights are put on a common scale of TOTAL_WEIGHT = 1000: v gets round(1000·s), and every other
-active version w keeps its proportion of the rest, round(1000·(1 − s)·w / W), where W is the sum of
-their weights before (at least 1 each, so no active version is silently switched off). So
+version that gets traffic now (active, weight above 0) keeps its proportion of the rest,
+round(1000·(1 − s)·w / W), where W is the sum of their weights before (at least 1 each, so none is
+silently switched off by rounding; an active version at weight 0 stays at 0). So
 `promote v --share 0.1` next to one default version of weight 1 gives weights 100 and 900: v answers
 10 % of new turns, the default 90 %. With no other active version, v gets all the traffic whatever s is.
 """
@@ -85,12 +86,13 @@ def _refusal(version: ModelVersion, run: EvaluationRun | None, paired: dict | No
 
 def weights_for(version: ModelVersion, share: float) -> dict[int, int]:
     """{version id: new weight} for the version and every other active version (module docstring)."""
-    others = list(ModelVersion.objects.filter(is_active=True).exclude(id=version.id).order_by("id"))
+    # The versions that get traffic now (generation.router): active with a weight above zero.
+    others = list(ModelVersion.objects.filter(is_active=True, weight__gt=0).exclude(id=version.id).order_by("id"))
     if not others:
         return {version.id: TOTAL_WEIGHT}
-    total = sum(max(other.weight, 1) for other in others)
+    total = sum(other.weight for other in others)
     rest = TOTAL_WEIGHT - round(TOTAL_WEIGHT * share)
-    weights = {other.id: max(1, round(rest * max(other.weight, 1) / total)) for other in others}
+    weights = {other.id: max(1, round(rest * other.weight / total)) for other in others}
     weights[version.id] = max(1, round(TOTAL_WEIGHT * share))
     return weights
 
