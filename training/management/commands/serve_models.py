@@ -31,7 +31,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--check", action="store_true",
-            help="Only print the name of the base model that would be served; exit 1 when none is registered.",
+            help="Only print the name of the base model that would be served and its URL; exit 1 when none is "
+                 "registered or its folder is missing.",
         )
 
     def handle(self, *args, port, check, **options):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         if check:
             if not Path(base.artifact_dir).is_dir():
                 raise CommandError(MODEL_DIR_MISSING.format(path=base.artifact_dir))
-            self.stdout.write(base.name)
+            self.stdout.write(f"{base.name} http://127.0.0.1:{port}/v1")
             return
         # Both end Kiln's processes (./kiln start sends SIGTERM; Ctrl-C sends SIGINT): vLLM goes with us.
         signal.signal(signal.SIGTERM, _stop)
