@@ -51,6 +51,22 @@ REPAIR_REQUEST = (
 )
 
 
+# Spec mode (generation.specs): the model writes the explanation and app.json only, and Kiln renders the
+# rest of the app. Kiln's own small models have a 1,024-token context, so this prompt is short, and a
+# follow-up shows the current app.json alone; training corpora are rendered with spec_messages too.
+SPEC_SYSTEM_PROMPT = (
+    "You are Kiln. Answer with a sentence or two, then the app's app.json (name, entities, typed fields) "
+    'whole in <file path="app.json">. Kiln writes the rest.'
+)
+
+
+def spec_messages(prompt: str, *, app_json: str | None = None) -> list[dict]:
+    """The messages for a spec-mode model: the short system prompt and the request; for a follow-up,
+    the current app.json above "## Request" (the layout build_context uses for files)."""
+    last = prompt if app_json is None else _last_message({"app.json": app_json.rstrip("\n")}, {}, 0, prompt)
+    return [{"role": "system", "content": SPEC_SYSTEM_PROMPT}, {"role": "user", "content": last}]
+
+
 def repair_prompt(*, problem: str, errors: str) -> str:
     return REPAIR_REQUEST.format(problem=problem, errors=errors.strip()[:4000])
 

@@ -15,9 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.leases import LeaseHeld
-from generation import claims, frames, protocol
+from generation import claims, frames, protocol, specs
 from generation.backends import backend_for
 from generation.models import Generation, OutputDefect
+from generation.prompts import REQUEST_HEADING, spec_messages
 from generation.protocol import StreamParser
 from generation.streaming import append_events, expire
 
@@ -190,6 +191,9 @@ def _stream(generation: Generation) -> dict[str, str] | None:
     publisher.add(frames.status("running", model=generation.model_version.name))
     base = base_version(generation)
     parser = StreamParser(base_files=base.files() if base else {})
+    if generation.model_version.writes_spec:
+        generation.request_messages = spec_request(generation)
+        Generation.objects.filter(id=generation.id).update(request_messages=generation.request_messages)
     raw_parts: list[str] = []
     started = time.monotonic()
     first_token_at = None
@@ -250,11 +254,40 @@ def _stream(generation: Generation) -> dict[str, str] | None:
         return _fail(generation, publisher, PROTOCOL_FAILED.format(detail=fatal[0].message + more))
     if not parser.changed_paths:
         return _fail(generation, publisher, NO_FILES)
+    files = parser.result_files()
+    if generation.model_version.writes_spec:
+        files, problem = _expanded(generation, files, parser.changed_paths)
+        if problem:
+            OutputDefect.objects.create(generation=generation, kind=OutputDefect.Kind.PROTOCOL, message=problem,
+                                        path="app.json")
+            return _fail(generation, publisher, problem)
     generation.status = Generation.Status.DONE
     generation.finished_at = timezone.now()
     generation.save()
     publisher.flush()
-    return parser.result_files()
+    return files
+
+
+def spec_request(generation: Generation) -> list[dict]:
+    """What a spec-mode version is sent (prompts.spec_messages): the request and, on top of an app, its
+    current app.json alone; no history (Kiln's own small models have a 1,024-token context). A repair
+    asks with the repair request that builder.repairs stored."""
+    base = base_version(generation)
+    app_json = base.files().get("app.json") if base else None
+    request = generation.turn.prompt
+    if generation.repair_of_id and generation.request_messages:
+        last = generation.request_messages[-1].get("content") or ""
+        request = last.rsplit(REQUEST_HEADING, 1)[-1].strip() or request
+    return spec_messages(request, app_json=app_json)
+
+
+def _expanded(generation: Generation, files: dict[str, str], changed) -> tuple[dict[str, str] | None, str]:
+    """A spec-mode answer's files: the whole app its app.json implies (generation.specs), or the
+    user-facing reason there is none."""
+    if "app.json" not in changed:
+        return None, specs.SPEC_MISSING
+    app = specs.expand_spec({"app.json": files["app.json"]}, seed=generation.seed)
+    return (app, "") if app is not None else (None, specs.SPEC_INVALID)
 
 
 def answer_files(generation: Generation) -> dict[str, str]:
@@ -263,7 +296,10 @@ def answer_files(generation: Generation) -> dict[str, str]:
     base = base_version(generation)
     parsed = protocol.parse(generation.raw_output, generation.finish_reason or None,
                             base_files=base.files() if base else {})
-    return parsed.result_files()
+    files = parsed.result_files()
+    if generation.model_version.writes_spec:
+        files = _expanded(generation, files, parsed.changed_paths)[0] or files
+    return files
 
 
 DEFECT_KINDS = {

@@ -1,0 +1,309 @@
+"""Kiln's own base model, made from scratch: no weights can be downloaded anywhere Kiln runs, so it
+bootstraps a small specialist the way a new product would: a synthetic corpus from the offline
+blueprint model (training.corpus), a tokenizer trained on it (training.tokenizer), a small Qwen2-shaped
+transformer built from its config, supervised fine-tuning with TRL on the assistant's answers only, and
+the result saved in the standard format (`save_pretrained`: what transformers, PEFT and vLLM load) and
+registered as a ModelVersion (inactive, weight 0: promotion gives it traffic).
+
+`bootstrap` measures what it made on held-out prompts whose nouns never appear in the corpus: the share
+of answers naming the right entity (copying the noun is the only way to get it), valid specs and field
+F1, and writes it all to bootstrap.json beside the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+# No hub is reachable: loading must never try one (and datasets' Arrow copies go to a scratch folder).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_CACHE", os.path.join(tempfile.gettempdir(), "kiln-hf-datasets"))
+
+import torch  # noqa: E402
+from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
+
+from generation import protocol  # noqa: E402
+from generation.specs import spec_plan  # noqa: E402
+from generation.models import ModelVersion  # noqa: E402
+from training import corpus  # noqa: E402
+from training.tokenizer import train_tokenizer  # noqa: E402
+
+MAX_LENGTH = 1024  # the context the model is trained and served with (vLLM --max-model-len)
+
+# Qwen2Config kwargs per size, and the tokenizer's vocabulary. Figures for this 2-core machine are in
+# bootstrap.json of a run and in the report of issue 13.
+SIZES = {
+    "tiny": {
+        "vocab_size": 600,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+    "small": {
+        "vocab_size": 1200,
+        "hidden_size": 128,
+        "intermediate_size": 384,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    },
+}
+# What a bootstrap does by default at each size (the command's options override them).
+DEFAULTS = {
+    "tiny": {"examples": 300, "steps": 30, "batch_size": 8, "learning_rate": 3e-3, "eval_n": 8},
+    "small": {"examples": 4000, "steps": 400, "batch_size": 16, "learning_rate": 3e-3, "eval_n": 100},
+}
+MAX_NEW_TOKENS = {"spec": 400, "full": MAX_LENGTH}
+
+NAME_TAKEN = "A model version named {name!r} exists already: choose another name."
+NOT_A_MODEL = "{path} holds no saved model (config.json and tokenizer.json are missing)."
+UNKNOWN_SIZE = "Unknown size {size!r}: choose one of {choices}."
+
+
+def chat_rows(items: list[corpus.PromptItem], target: str) -> list[dict]:
+    """TRL's conversational rows: the item's messages and the offline model's answer."""
+    return [
+        {"messages": [*item.messages, {"role": "assistant", "content": corpus.target_text(item, target=target)}]}
+        for item in items
+    ]
+
+
+def _texts(rows: list[dict]) -> list[str]:
+    return [m["content"] for row in rows for m in row["messages"]]
+
+
+def _config(size: str, tokenizer: PreTrainedTokenizerFast) -> Qwen2Config:
+    if size not in SIZES:
+        raise ValueError(UNKNOWN_SIZE.format(size=size, choices=", ".join(SIZES)))
+    kwargs = {k: v for k, v in SIZES[size].items() if k != "vocab_size"}
+    return Qwen2Config(
+        vocab_size=len(tokenizer), max_position_embeddings=MAX_LENGTH, tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
+        **kwargs,
+    )
+
+
+def _save(model, tokenizer: PreTrainedTokenizerFast, out_dir: Path) -> None:
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
+    )
+    model.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+
+
+def create_untrained(out_dir: Path | str, *, size: str = "tiny", texts: list[str] | None = None) -> Path:
+    """A tokenizer trained on `texts` (default: a small corpus sample) and a model with random weights,
+    saved as a standard model folder. Fast: what tests use when they need a real model to load."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if texts is None:
+        texts = _texts(chat_rows(corpus.training_items(60, seed=0), "spec"))
+    tokenizer = train_tokenizer(texts, vocab_size=SIZES[size]["vocab_size"])
+    torch.manual_seed(0)
+    _save(Qwen2ForCausalLM(_config(size, tokenizer)), tokenizer, out_dir)
+    return out_dir
+
+
+def bootstrap(
+    out_dir: Path | str,
+    *,
+    size: str = "tiny",
+    target: str = "spec",
+    examples: int | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    eval_n: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Corpus -> tokenizer -> model from config -> SFT (TRL, assistant tokens only) -> saved in
+    `out_dir` with bootstrap.json (what was done and what it reached on held-out prompts). Returns
+    bootstrap.json's content."""
+    import datasets
+    import trl
+
+    if size not in SIZES:
+        raise ValueError(UNKNOWN_SIZE.format(size=size, choices=", ".join(SIZES)))
+    if target not in corpus.TARGETS:
+        raise ValueError(f"target must be one of {', '.join(corpus.TARGETS)}")
+    defaults = DEFAULTS[size]
+    examples = examples or defaults["examples"]
+    steps = steps or defaults["steps"]
+    batch_size = batch_size or defaults["batch_size"]
+    learning_rate = learning_rate or defaults["learning_rate"]
+    eval_n = defaults["eval_n"] if eval_n is None else eval_n
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    items = corpus.training_items(examples, seed=seed)
+    rows = chat_rows(items, target)
+    corpus_s = time.monotonic() - started
+    tokenizer = train_tokenizer(_texts(rows), vocab_size=SIZES[size]["vocab_size"])
+    answer_tokens = [len(tokenizer(row["messages"][-1]["content"])["input_ids"]) for row in rows]
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(_config(size, tokenizer))
+    parameters = sum(p.numel() for p in model.parameters())
+
+    with tempfile.TemporaryDirectory(prefix="kiln-bootstrap-") as scratch:
+        args = trl.SFTConfig(
+            output_dir=scratch,
+            max_steps=steps,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,  # TRL's default (1e-6) would not move a model trained from scratch
+            lr_scheduler_type="cosine",
+            warmup_steps=max(1, steps // 20),
+            weight_decay=0.01,
+            assistant_only_loss=True,  # learn the answers, not the prompts ({% generation %} in the template)
+            max_length=MAX_LENGTH,
+            use_cpu=True,
+            bf16=False,
+            gradient_checkpointing=False,
+            logging_steps=max(1, steps // 50),
+            report_to=[],
+            save_strategy="no",
+            disable_tqdm=not progress,
+            seed=seed,
+            dataloader_num_workers=0,
+        )
+        trainer = trl.SFTTrainer(
+            model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer
+        )
+        trainer.train()
+        losses = [
+            {"step": entry["step"], "loss": round(entry["loss"], 4)}
+            for entry in trainer.state.log_history
+            if "loss" in entry
+        ]
+    train_s = time.monotonic() - started - corpus_s
+    model = trainer.model
+    _save(model, tokenizer, out_dir)
+
+    held_out = corpus.held_out_items(eval_n, seed=seed) if eval_n else []
+    evaluation = evaluate_answers(model, tokenizer, held_out, target=target) if held_out else {}
+    seen = items[: min(eval_n, 20)]  # memorised or learned: the same measure on prompts it trained on
+    on_training = evaluate_answers(model, tokenizer, seen, target=target) if seen else {}
+
+    summary = {
+        "kind": "base",
+        "method": "sft",
+        "size": size,
+        "target": target,
+        "config": SIZES[size],
+        "parameters": parameters,
+        "corpus": {
+            "examples": len(items),
+            "distinct_nouns": len({i.noun for i in items}),
+            "follow_ups": sum(1 for i in items if corpus.REQUEST_MARK in i.messages[-1]["content"]),
+            "answer_tokens_mean": round(sum(answer_tokens) / len(answer_tokens), 1),
+            "seed": seed,
+        },
+        "vocab_size": len(tokenizer),
+        "steps": steps,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "epochs": round(steps * batch_size / len(items), 2),
+        "losses": losses,
+        "final_loss": losses[-1]["loss"] if losses else None,
+        "held_out": evaluation,
+        "training_prompts": on_training,
+        "seconds": {
+            "corpus": round(corpus_s, 1),
+            "training": round(train_s, 1),
+            "total": round(time.monotonic() - started, 1),
+        },
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    (out_dir / "bootstrap.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def generate_answers(model, tokenizer, items: list[corpus.PromptItem], *, target: str = "spec",
+                     batch_size: int = 16) -> list[str]:
+    """Greedy answers to the items' messages, as a served model would write them."""
+    model.eval()
+    tokenizer.padding_side = "left"
+    answers = []
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        prompts = [tokenizer.apply_chat_template(list(i.messages), tokenize=False, add_generation_prompt=True)
+                   for i in batch]
+        encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        room = MAX_LENGTH - encoded["input_ids"].shape[1]
+        with torch.no_grad():
+            out = model.generate(
+                **encoded, max_new_tokens=max(1, min(MAX_NEW_TOKENS[target], room)), do_sample=False,
+                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+            )
+        for row in out:
+            answers.append(tokenizer.decode(row[encoded["input_ids"].shape[1]:], skip_special_tokens=True))
+    tokenizer.padding_side = "right"
+    return answers
+
+
+def judge(item: corpus.PromptItem, answer: str) -> dict:
+    """Whether an answer is a valid spec (it parses, with an app.json the writer can render), names the
+    item's entity first, and the F1 of its main entity's fields against the expected ones."""
+    parsed = protocol.parse(answer, "stop")
+    try:
+        data = json.loads(parsed.files.get("app.json", ""))
+    except ValueError:
+        data = None
+    valid = not parsed.has_fatal and data is not None and spec_plan(data) is not None
+    entities = list((data or {}).get("entities") or {}) if isinstance(data, dict) else []
+    main = entities[0] if entities else None
+    fields = set()
+    if main is not None and isinstance(data["entities"][main], dict):
+        fields = set((data["entities"][main].get("fields") or {}))
+    expected = set(item.fields)
+    hits = len(fields & expected)
+    f1 = 2 * hits / (len(fields) + len(expected)) if fields or expected else 1.0
+    return {"valid": valid, "entity_right": main == item.entity, "field_f1": f1}
+
+
+def evaluate_answers(model, tokenizer, items: list[corpus.PromptItem], *, target: str = "spec") -> dict:
+    started = time.monotonic()
+    answers = generate_answers(model, tokenizer, items, target=target)
+    verdicts = [judge(item, answer) for item, answer in zip(items, answers, strict=True)]
+    n = len(verdicts)
+    examples = random.Random(0).sample(range(n), min(3, n))
+    return {
+        "n": n,
+        "entity_accuracy": round(sum(v["entity_right"] for v in verdicts) / n, 3),
+        "valid_spec_rate": round(sum(v["valid"] for v in verdicts) / n, 3),
+        "field_f1": round(sum(v["field_f1"] for v in verdicts) / n, 3),
+        "seconds": round(time.monotonic() - started, 1),
+        "examples": [{"prompt": items[i].prompt, "expected": items[i].entity, "answer": answers[i][:600]}
+                     for i in examples],
+    }
+
+
+def register_base(out_dir: Path | str, *, name: str, target: str = "spec") -> ModelVersion:
+    """The saved model as a ModelVersion of Kiln's own (served by vLLM under its name), inactive with
+    weight 0 until an evaluation earns it traffic (training.promotion)."""
+    out_dir = Path(out_dir).resolve()
+    if not (out_dir / "config.json").exists() or not (out_dir / "tokenizer.json").exists():
+        raise ValueError(NOT_A_MODEL.format(path=out_dir))
+    if ModelVersion.objects.filter(name=name).exists():
+        raise ValueError(NAME_TAKEN.format(name=name))
+    summary_path = out_dir / "bootstrap.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    training = {"kind": "base", "method": "sft", "base_dir": str(out_dir)}
+    training.update({k: summary[k] for k in ("size", "target", "parameters", "steps", "held_out") if k in summary})
+    return ModelVersion.objects.create(
+        name=name,
+        backend=ModelVersion.Backend.KILN,
+        output_mode=target,
+        artifact_dir=str(out_dir),
+        training=training,
+        is_active=False,
+        weight=0,
+    )
