@@ -104,7 +104,9 @@
       : side.status === "done" ? "Waiting for the build…" : "";
     part(letter, "note").textContent = !side ? "" : side.repaired ? "repaired by Kiln after a failed build"
       : `${side.file_count} files`;
-    const url = build && build.status === "ready" ? build.preview_url : null;
+    // Opened once the smoke test is over: two previews and two smoke tests at once crowd the preview
+    // servers (a request refused under that load shows in the app as a 502 from its own API).
+    const url = build && build.status === "ready" && build.final ? build.preview_url : null;
     const frame = part(letter, "preview");
     if (url && frame.dataset.build !== String(build.id)) {
       frame.dataset.build = String(build.id);
@@ -116,6 +118,7 @@
     wait.textContent = !side ? "Loading…" : side.status !== "done" ? (side.error || STATUS_WORDS[side.status] || "")
       : build && build.status === "failed" ? (build.message || "The build failed.")
       : build && build.status === "stopped" ? "This preview was stopped. Open the candidate in the chat to see its files."
+      : build && build.status === "ready" ? "Checking the app in a browser…"
       : "Building the preview…";
     renderFiles(letter, side);
   }
