@@ -41,10 +41,11 @@ from builder.versions import create_version
 from config.leases import LeaseHeld
 from generation import runs
 from generation.models import Generation, ModelVersion
-from generation.prompts import build_messages
+from generation.prompts import build_messages, spec_messages
 from sandbox import lifecycle
 from sandbox.models import Build
 from training import scoring
+from training.corpus import PromptItem
 from training.models import EvaluationResult, EvaluationRun
 
 CONFIDENCE = 0.95
@@ -132,12 +133,9 @@ def evaluate(versions: list[ModelVersion], items: list, *, sandbox_sample: int |
     return run
 
 
-def load_items(path: Path) -> list:
+def load_items(path: Path) -> list[PromptItem]:
     """Prompts from a JSONL file, one {"prompt", "entity", "fields", "noun"?} object a line, as
     training.corpus.PromptItem (messages: what Kiln sends a spec-mode model for the prompt)."""
-    from generation.prompts import spec_messages
-    from training.corpus import PromptItem
-
     if not path.is_file():
         raise EvaluationError(NO_PROMPT_FILE.format(path=path))
     items = []
@@ -156,20 +154,13 @@ def load_items(path: Path) -> list:
     return items
 
 
-def request_messages(version: ModelVersion, item) -> list[dict]:
-    """What Kiln sends this version for the item's prompt as a project's first turn: a spec-mode
-    version gets the short spec prompt the corpus was rendered with (item.messages)."""
-    if version.writes_spec and getattr(item, "messages", None):
-        return [dict(message) for message in item.messages]
-    return build_messages(history=[], files={}, prompt=item.prompt)
-
-
 def _answer(run: EvaluationRun, turn: Turn, item, version: ModelVersion, *, position: int, candidate: int,
             sandboxed: bool) -> EvaluationResult:
-    # Queued, not waiting: this process runs it at once, so fair use has nothing to hand on.
+    # As builder.services stores a project's first turn (a spec-mode version's run swaps in its short
+    # prompt, generation.runs.spec_request). Queued, not waiting: this process runs it at once.
     generation = Generation.objects.create(
         turn=turn, model_version=version, candidate=candidate, seed=turn.seed, kind=Generation.Kind.FIRST,
-        status=Generation.Status.QUEUED, request_messages=request_messages(version, item),
+        status=Generation.Status.QUEUED, request_messages=build_messages(history=[], files={}, prompt=item.prompt),
     )
     started = time.monotonic()
     build = None
@@ -394,7 +385,7 @@ def paired_text(summary: dict) -> str:
         return ""
     return (f"paired reward difference {paired['a']} − {paired['b']}: {_number(paired['mean_difference'], 'mean')} "
             f"[{_number(paired['low'], 'mean')}, {_number(paired['high'], 'mean')}] on {paired['n']} prompts "
-            f"({CONFIDENCE:.0%} bootstrap interval)")
+            f"({CONFIDENCE * 100:.0f} % bootstrap interval)")
 
 
 def markdown(run: EvaluationRun) -> str:
@@ -405,7 +396,8 @@ def markdown(run: EvaluationRun) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in metric_rows(summary)]
     sample = "all" if run.sandbox_sample is None else str(min(run.sandbox_sample, run.n))
     note = (f"{run.n} prompts ({run.prompt_source}); build and smoke test on {sample} of them; "
-            f"values with their {CONFIDENCE:.0%} bootstrap interval [low, high].")
+            f"values with their {CONFIDENCE * 100:.0f} % bootstrap interval [low, high]; –: not measured, or "
+            "no working app to count.")
     lines += ["", note]
     paired = paired_text(summary)
     if paired:

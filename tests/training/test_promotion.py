@@ -2,13 +2,21 @@
 (paired reward difference above zero, 95 % interval excluding zero); otherwise it is refused with the
 numbers, unless forced, which is recorded."""
 
+import json
+import threading
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from generation.blueprint.responder import respond
+from generation.blueprint.server import BlueprintServer, Handler
 from generation.models import ModelVersion
+from generation.protocol import parse
 from generation.router import pick_model_versions
 from training import evaluation
+from training.corpus import spec_answer
+from training.loop import run_round
 from training.models import EvaluationResult, EvaluationRun, Promotion
 from training.promotion import PromotionRefused, promote
 
@@ -47,6 +55,7 @@ def round_(base):
 
 
 def test_a_round_better_than_its_parent_gets_its_share_of_traffic(base, round_, staff):
+    paused = ModelVersion.objects.create(name="paused", is_active=True, weight=0)
     run = stored_run(round_, base, CLEARLY_BETTER)
 
     promotion = promote(round_, 0.1, by=staff)
@@ -54,6 +63,8 @@ def test_a_round_better_than_its_parent_gets_its_share_of_traffic(base, round_, 
     round_.refresh_from_db()
     assert round_.is_active and round_.weight == 100
     assert ModelVersion.objects.get(name="default").weight == 900
+    paused.refresh_from_db()
+    assert paused.weight == 0  # it got no traffic before, and gets none now
     assert (promotion.evaluation, promotion.forced, promotion.by) == (run, False, staff)
     assert promotion.numbers["paired"]["low"] > 0 and promotion.numbers["share_given"] == pytest.approx(0.1)
     picks = [pick_model_versions(seed=seed)[0].name for seed in range(1000)]
@@ -129,3 +140,71 @@ def test_a_share_outside_zero_to_one_is_refused(base, round_, share):
 
     with pytest.raises(CommandError, match="above 0 and below 1"):
         call_command("promote", "kiln-small-grpo-1", "--share", share)
+
+
+# --- the loop: snapshot → train → register → load → evaluate → promote, with its report -----------------
+
+
+class OwnModelServer(Handler):
+    """A stand-in for the vLLM server (the only double: the model server), on the real wire protocol:
+    it accepts adapters at run time (/v1/load_lora_adapter) and answers each served name its own way."""
+
+    def do_POST(self):
+        if self.path.rstrip("/") == "/v1/load_lora_adapter":
+            self.server.loaded.append(json.loads(self._read_body()))
+            return self._send_json(200, {})
+        return super().do_POST()
+
+    def _complete(self, body):
+        self.server.respond = self.server.answers[body["model"]]  # evaluation asks one request at a time
+        super()._complete(body)
+
+
+def spec_of_blueprint_answer(messages, seed=None) -> str:
+    """What a spec-mode model should answer: the offline model's explanation and app.json."""
+    answer = respond(messages, seed=seed)
+    return spec_answer(answer.split("<file ", 1)[0].strip(), json.loads(parse(answer).files["app.json"]))
+
+
+def spec_of_nothing(messages, seed=None) -> str:
+    return 'I made an app.\n<file path="app.json">\n{"name": "App", "entities": {"Thing": {"fields": {}}}}\n</file>\n'
+
+
+@pytest.fixture
+def own_model_server(settings):
+    server = BlueprintServer(("127.0.0.1", 0), model_name="kiln", delay_ms=0)
+    server.RequestHandlerClass = OwnModelServer
+    server.loaded, server.answers = [], {}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.OWN_MODEL_BASE_URL = server.base_url
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_round_that_beats_its_parent_is_loaded_evaluated_promoted_and_reported(own_model_server, tmp_path):
+    from tests.training.factory import make_tiny_base  # transformers loads for this test only
+
+    base_dir = make_tiny_base(tmp_path / "base", trained=False)
+    base = ModelVersion.objects.create(name="tiny-spec", backend="kiln", is_active=False, weight=0,
+                                       output_mode="spec", artifact_dir=str(base_dir), training={"kind": "base"})
+    round_name = "tiny-spec-grpo-1"
+    own_model_server.answers = {"tiny-spec": spec_of_nothing, round_name: spec_of_blueprint_answer}
+
+    outcome = run_round(base=base, method="grpo", out_dir=tmp_path / "round", n=4, steps=1, sandbox_sample=0,
+                        name=round_name, progress=False, batch_size=2, num_generations=2,
+                        max_completion_length=16, prompts=2)
+
+    version = outcome.version
+    assert version.parent == base and version.name == round_name
+    assert own_model_server.loaded == [{"lora_name": round_name, "lora_path": version.artifact_dir}]
+    run = outcome.evaluation
+    assert (run.version_a, run.version_b, run.n) == (version, base, 4)
+    assert run.summary["paired"]["low"] > 0
+    version.refresh_from_db()
+    assert outcome.promotion.version == version and version.is_active and not outcome.promotion.forced
+    report = (tmp_path / "round" / "adapter" / "report.md").read_text()
+    assert outcome.report == tmp_path / "round" / "adapter" / "report.md"
+    assert (tmp_path / "round" / "adapter" / "round.json").exists()
+    assert "| mean reward |" in report and "paired reward difference tiny-spec-grpo-1 − tiny-spec" in report
+    assert "Promoted tiny-spec-grpo-1 to 10% of traffic" in report
