@@ -185,15 +185,12 @@ def register_round(base: ModelVersion, out: Path, record: dict) -> ModelVersion:
 
 # --- snapshot rows ---------------------------------------------------------------------------------
 
-FORMAT_OF = {"sft": "sft", "dpo": "dpo", "kto": "kto"}
-
-
 def snapshot_rows(snapshot: Path, method: str, *, mode: str):
     """The training split of the method's format as a `datasets.Dataset` in TRL's conversational form,
     converted for a spec-mode model (module docstring), and the counts {read, kept}."""
     import datasets
 
-    fmt = FORMAT_OF[method]
+    fmt = method  # each snapshot method trains on the format of its name
     path = snapshot / fmt / "train.jsonl"
     if not path.is_file():
         raise RoundError(NO_FORMAT.format(fmt=fmt))
@@ -251,16 +248,16 @@ def spec_prompt(messages: list[dict]) -> tuple[list[dict], dict[str, str]]:
         files = protocol.parse(last.split(REQUEST_HEADING, 1)[0]).files if REQUEST_HEADING in last else {}
         return [dict(m) for m in messages], files
     last = messages[-1]["content"]
-    files = {}
-    request = last
-    heading = last.rfind(f"\n{REQUEST_HEADING}\n")
+    files, request = {}, last
+    # build_context puts the current files first, then context notes, then the heading and the request:
+    # the heading that counts is the first one after the last file block (a file may contain one too).
+    heading = last.find(f"\n{REQUEST_HEADING}\n", max(last.rfind("</file>"), 0))
     if heading != -1:
         files = protocol.parse(last[:heading]).files
         request = last[heading + len(REQUEST_HEADING) + 2:]
     elif _CONTEXT_NOTE.match(last):
         request = last.split("\n\n", 1)[-1]
-    app_json = files.get("app.json")
-    return spec_messages(request, app_json=app_json), files
+    return spec_messages(request, app_json=files.get("app.json")), files
 
 
 _CONTEXT_NOTE = re.compile(r"^Context note: ")
