@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import time
-from collections import deque
 from pathlib import Path
 
 import httpx
@@ -57,11 +56,15 @@ def free_port() -> int:
 
 
 def _log_tail(path: Path) -> str:
+    """The log's last lines, after its last few error lines from before them: vLLM logs a long shutdown
+    after the error that caused it."""
     try:
-        with path.open(errors="replace") as log:
-            return "".join(deque(log, maxlen=LOG_TAIL_LINES)).rstrip()
+        lines = path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return "(no log written)"
+    tail = lines[-LOG_TAIL_LINES:]
+    errors = [line for line in lines[:-LOG_TAIL_LINES] if " ERROR " in line and "Error:" in line][-3:]
+    return "\n".join([*errors, "...", *tail] if errors else tail)
 
 
 class ModelServer:
@@ -95,9 +98,6 @@ class ModelServer:
             "--enable-lora",
             "--max-lora-rank", str(MAX_LORA_RANK),
             "--max-loras", str(MAX_LORAS),
-            # The model runs in the engine's process, not in a worker process of its own: each vLLM
-            # process spends ~30 s importing on a busy 2-core machine, and one device gains nothing from it.
-            "--distributed-executor-backend", "uni",
         ]
 
     def start(self, timeout_s: float = 180) -> str:
@@ -109,7 +109,7 @@ class ModelServer:
             raise ServingError(MODEL_DIR_MISSING.format(path=self.model_dir))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
-            # A session of its own, so stop() reaches vLLM's engine process too (it forks one).
+            # A session of its own, so stop() reaches the engine and worker processes vLLM starts too.
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env={**os.environ, **VLLM_ENV}, start_new_session=True,
@@ -129,12 +129,19 @@ class ModelServer:
                 self._failed(f"it exited with status {self.process.returncode}")
             try:
                 if httpx.get(f"{self.base_url}/models", timeout=2).status_code == 200:
-                    return
+                    break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 self._failed(f"no answer on port {self.port} after {timeout_s:g} s")
             time.sleep(0.5)
+        # vLLM lists a model it cannot run (the CPU build's attention takes head sizes of 32 and up, for
+        # one) and fails only on the first request: make one here (a prefill and a decoding step), so
+        # start() fails instead. It also pays the first request's warm-up instead of a user.
+        response = httpx.post(f"{self.base_url}/completions", timeout=max(deadline - time.monotonic(), 10),
+                              json={"model": self.served_name, "prompt": "Hello", "max_tokens": 2})
+        if response.status_code != 200:
+            self._failed(f"its first completion failed: {_detail(response)}")
 
     def _failed(self, reason: str):
         raise ServingError(DID_NOT_START.format(
