@@ -23,7 +23,7 @@ from generation.models import ModelVersion
 
 VLLM_PYTHON = Path(settings.BASE_DIR) / ".venv-vllm" / "bin" / "python"
 
-VLLM_MISSING = "vLLM is not installed ({python} is missing): run ./kiln setup, which installs it into .venv-vllm."
+VLLM_MISSING = "vLLM is not installed ({python} is missing): run ./kiln setup, which installs it."
 MODEL_DIR_MISSING = "The model folder {path} does not exist, so vLLM has nothing to serve."
 DID_NOT_START = "vLLM did not start serving {model} ({reason}). The last lines of its log, {log}:\n{tail}"
 ADAPTER_NOT_LOADED = "vLLM could not load the adapter {name!r} from {path}: {detail}"
@@ -221,7 +221,7 @@ def registered_base() -> ModelVersion | None:
 
 
 def registered_rounds(base: ModelVersion) -> list[ModelVersion]:
-    """Every registered round whose chain of parents reaches `base`, oldest first (parents before children)."""
+    """Every registered round whose chain of parents reaches `base`, parents before their children."""
     rounds, frontier = [], [base.pk]
     while frontier:
         children = list(ModelVersion.objects.filter(parent_id__in=frontier).order_by("created_at", "id"))

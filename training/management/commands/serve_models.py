@@ -8,7 +8,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from training.serving import MODEL_DIR_MISSING, NOTHING_REGISTERED, ServingError, registered_base, registered_rounds, serve_registered
+from training.serving import (
+    MODEL_DIR_MISSING,
+    NOTHING_REGISTERED,
+    ServingError,
+    registered_base,
+    registered_rounds,
+    serve_registered,
+)
 
 VLLM_EXITED = "vLLM exited on its own (status {status}); its log: {log}"
 
@@ -31,8 +38,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--check", action="store_true",
-            help="Only print the name of the base model that would be served and its URL; exit 1 when none is "
-                 "registered or its folder is missing.",
+            help="Only print the name of the base model that would be served and its URL; exit 1 when "
+                 "none is registered or its folder is missing.",
         )
 
     def handle(self, *args, port, check, **options):
@@ -54,8 +61,9 @@ class Command(BaseCommand):
         server = None
         try:
             server = serve_registered(port=port)
-            self.stdout.write(f"Kiln's own model {base.name} served by vLLM at {server.base_url}; adapters loaded: "
-                              f"{', '.join(server.adapters) or 'none'} (log: {server.log_path}). Ctrl+C stops it.")
+            self.stdout.write(f"Kiln's own model {base.name} served by vLLM at {server.base_url}; adapters "
+                              f"loaded: {', '.join(server.adapters) or 'none'} (log: {server.log_path}). "
+                              "Ctrl+C stops it.")
             self.stdout.flush()
             status = server.process.wait()
             raise CommandError(VLLM_EXITED.format(status=status, log=server.log_path))
