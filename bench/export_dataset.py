@@ -220,7 +220,7 @@ def naive_export(out: Path) -> dict:
     for row in rows:
         if row.data["review_status"] != "excluded" and (row.kind, row.dedup_key) not in seen:
             seen.add((row.kind, row.dedup_key))
-            kept[row.kind][split_of(row.group, seed=0, holdout=0.1)].append(row.data)
+            kept[row.kind][split_of(row.group, seed=0, holdout=0.1)].append(row.plain())
     counts = {}
     for fmt in FORMATS:
         folder = out / fmt

@@ -32,6 +32,8 @@ def features_yaml(schema: pa.Schema | pa.StructType) -> list[dict]:
         kind = arrow_field.type
         if pa.types.is_list(kind) and pa.types.is_struct(kind.value_type):
             out.append({"name": arrow_field.name, "list": features_yaml(kind.value_type)})
+        elif pa.types.is_list(kind):
+            out.append({"name": arrow_field.name, "list": _DTYPES[kind.value_type]})
         else:
             out.append({"name": arrow_field.name, "dtype": _DTYPES[kind]})
     return out
@@ -88,8 +90,10 @@ def render(manifest: dict, schemas: dict[str, pa.Schema], num_bytes: dict[str, d
         "Each config is in `<config>/<split>.parquet` (the card's configs point there) and the same rows in",
         "`<config>/<split>.jsonl`. Every row also carries metadata: `generations` (id, model version, kind,",
         "build and smoke-test results, console errors, render time and token counts of each answer behind",
-        "it, chosen first), `turn` and `project` (keyed hashes), `source`, `review_status`, `prompt_group`",
-        "and `created_at`. Drop them before training if your trainer complains about extra columns.",
+        "it, chosen first), `turn` and `project` (keyed hashes), `source`, `review_status`,",
+        "`review_decisions` (the reviewers' audit trail: reviewer as a keyed hash, action, tags, time),",
+        "`prompt_group` and `created_at`. Drop them before training if your trainer complains about extra",
+        "columns.",
         "",
         "## Where the data comes from",
         "",
@@ -110,8 +114,8 @@ def render(manifest: dict, schemas: dict[str, pa.Schema], num_bytes: dict[str, d
         "",
         f"- Review filter `{filters['review']}`: pairs a reviewer excluded never appear, nor do the votes",
         "  that recorded them" + (
-            "; only rows a reviewer approved or relabelled are kept (automatic negatives, unreviewed and overruled votes"
-            " are not)." if filters["review"] == "approved" else "."),
+            "; only rows a reviewer approved or relabelled are kept (approved automatic negatives too; unreviewed"
+            " ones, unreviewed and overruled votes are not)." if filters["review"] == "approved" else "."),
         "- Duplicates: a row whose (prompt, completion) was already written is dropped; the first one read",
         "  wins (pairs, then verdicts, then automatic negatives), so a person's verdict outranks the scorer's",
         "  label of the same answer.",

@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
+import xxhash
 
 from generation.prompts import REQUEST_HEADING
 
@@ -91,6 +92,9 @@ APPROVED, RELABELLED, PENDING, EXCLUDED, AUTOMATIC_REVIEW = "approved", "relabel
 # A verdict whose pair a reviewer relabelled: the reviewer reversed the ordering the vote implied. The
 # user's vote is still real (kept unless only approved rows are asked for), but nobody vouched for it.
 OVERRULED = "overruled"
+# An automatic negative a reviewer approved is "approved" (its latest ReviewDecision says so) and is
+# kept by --review approved like an approved pair; one they excluded is "excluded"; untouched (or only
+# tagged) it stays "automatic".
 REVIEW_KEEPS = {
     "approved": {APPROVED, RELABELLED},
     "not-excluded": {APPROVED, RELABELLED, PENDING, OVERRULED, AUTOMATIC_REVIEW},
@@ -135,9 +139,22 @@ def answer_messages(text: str) -> list[dict]:
 
 
 @dataclass(slots=True)
+class Decision:
+    """One entry of a reviewer's audit trail (feedback.ReviewDecision) behind a row; the reviewer as an id,
+    hashed when the row is written."""
+
+    reviewer_id: int
+    action: str
+    tags: list[str]
+    created_at: datetime
+    review_status: str  # the item's status after the decision (not exported: the action says it)
+
+
+@dataclass(slots=True)
 class Completion:
     generation: GenerationFacts
     messages: list[dict]
+    encoded: bytes = b""  # orjson of `messages`, made once by rows_for and shared by every row of the signal
 
 
 @dataclass(slots=True)
@@ -152,42 +169,74 @@ class Signal:
     # Whose first request names the split group: the prompt itself, except for a repair generation,
     # whose own request is "fix these errors" — it is grouped with the answer it repaired.
     group_prompt: list[dict] | None = None
+    # The reviewers' decisions behind the row, oldest first: the pair's own, a verdict's pairs', or an
+    # automatic negative's generation's.
+    decisions: list[Decision] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Row:
     kind: str  # PREFERENCE, KTO or SFT
-    data: dict  # columns of the format (prompt / chosen / ...) then the metadata columns
+    # Columns of the format (prompt / chosen / ...) then the metadata columns. The message columns are
+    # orjson.Fragments (JSON encoded once per signal, copied as they are into every row's line); use
+    # plain() for Python values.
+    data: dict
     group: str  # normalised-prompt hash: the split unit
-    dedup_key: bytes  # hash of (prompt, completion)
+    dedup_key: int  # 64-bit hash of (prompt, completion)
 
     @property
     def source(self) -> str:
         return self.data["source"]
 
+    def line(self) -> bytes:
+        """The row as one JSON line (without the newline)."""
+        return orjson.dumps(self.data)
+
+    def plain(self) -> dict:
+        return orjson.loads(self.line())
+
 
 def rows_for(signal: Signal, *, ids: IdHasher) -> list[Row]:
-    """The rows `signal` becomes, as MAPPING says; an unknown signal is a bug, not something to skip."""
+    """The rows `signal` becomes, as MAPPING says; an unknown signal is a bug, not something to skip.
+
+    The prompt and each completion are JSON-encoded once here; rows embed those bytes (orjson.Fragment)
+    and the deduplication key hashes them, so a 4 KB prompt is not encoded again for every row."""
     rule = MAPPING[(signal.kind, signal.name)]
+    if not rule.yields:
+        return []
     group = prompt_group(signal.group_prompt if signal.group_prompt is not None else signal.prompt)
+    prompt = orjson.dumps(signal.prompt)
+    for completion in signal.completions:
+        completion.encoded = orjson.dumps(completion.messages)
+    decisions = [ids.decision_row(d) for d in signal.decisions]
     rows = []
     for made in rule.yields:
         if made.what == CHOSEN_OVER_REJECTED:
             chosen, rejected = signal.completions
-            data = {"prompt": signal.prompt, "chosen": chosen.messages, "rejected": rejected.messages}
-            rows.append(_row(PREFERENCE, data, signal, (chosen, rejected), group, ids))
+            data = {"prompt": orjson.Fragment(prompt), "chosen": orjson.Fragment(chosen.encoded),
+                    "rejected": orjson.Fragment(rejected.encoded)}
+            rows.append(_row(PREFERENCE, data, signal, (chosen, rejected), group, ids, prompt, decisions))
         elif made.kind == KTO:
             for completion in signal.completions:
-                data = {"prompt": signal.prompt, "completion": completion.messages, "label": made.what == DESIRABLE}
-                rows.append(_row(KTO, data, signal, (completion,), group, ids))
+                data = {"prompt": orjson.Fragment(prompt), "completion": orjson.Fragment(completion.encoded),
+                        "label": made.what == DESIRABLE}
+                rows.append(_row(KTO, data, signal, (completion,), group, ids, prompt, decisions))
         else:
             completion = signal.completions[0]
-            rows.append(_row(SFT, {"messages": [*signal.prompt, *completion.messages]}, signal, (completion,), group, ids))
+            rows.append(_row(SFT, {"messages": orjson.Fragment(_concat_lists(prompt, completion.encoded))}, signal,
+                             (completion,), group, ids, prompt, decisions))
     return rows
 
 
+def _concat_lists(left: bytes, right: bytes) -> bytes:
+    """Two JSON arrays as one: the bytes orjson writes for [*left, *right]."""
+    if left == b"[]" or right == b"[]":
+        return right if left == b"[]" else left
+    return left[:-1] + b"," + right[1:]
+
+
 def _row(kind: str, data: dict, signal: Signal, completions: tuple[Completion, ...], group: str,
-         ids: IdHasher) -> Row:
+         ids: IdHasher, prompt: bytes, decisions: list[dict]) -> Row:
     first = completions[0].generation
     data.update({
         "generations": [c.generation.as_row() for c in completions],
@@ -195,10 +244,11 @@ def _row(kind: str, data: dict, signal: Signal, completions: tuple[Completion, .
         "project": ids.hash("project", first.project_id),
         "source": signal.name,
         "review_status": signal.review_status,
+        "review_decisions": decisions,
         "prompt_group": group,
         "created_at": signal.created_at.isoformat(),
     })
-    return Row(kind, data, group, dedup_key(signal.prompt, *(c.messages for c in completions)))
+    return Row(kind, data, group, dedup_key(prompt, *(c.encoded for c in completions)))
 
 
 class IdHasher:
@@ -213,11 +263,22 @@ class IdHasher:
     def _hash(self, what: str, pk: int) -> str:
         return hashlib.blake2b(f"{what}:{pk}".encode(), key=self._key, digest_size=8).hexdigest()
 
+    def decision_row(self, decision: Decision) -> dict:
+        return {"reviewer": self.hash("reviewer", decision.reviewer_id), "action": decision.action,
+                "tags": decision.tags, "created_at": decision.created_at.isoformat()}
+
 
 # --- Deduplication and splits ---------------------------------------------------------------------
 
-def dedup_key(prompt: list[dict], *completions: list[dict]) -> bytes:
-    return hashlib.sha256(orjson.dumps([prompt, *completions])).digest()[:16]
+def dedup_key(prompt: bytes, *completions: bytes) -> int:
+    """A 64-bit hash of the JSON of (prompt, completions...). xxh3, not SHA-256: ten times faster on
+    4 KB rows, and nobody forges training rows against the exporter; 64 bits give a chance of one false
+    duplicate in ~30 million at a million rows. JSON arrays are self-delimiting, so concatenating them
+    is unambiguous."""
+    digest = xxhash.xxh3_64(prompt)
+    for completion in completions:
+        digest.update(completion)
+    return digest.intdigest()
 
 
 _FILES_INTRO = "The app's current files:"

@@ -3,8 +3,9 @@ export holds one chunk at a time whatever the size of the tables.
 
 Each reader yields lists of `mapping.Signal`. A chunk is one query of dicts, with the facts of the
 answers behind it (model version, tokens) joined in and the JSON columns read as text for orjson;
-one more query finds the latest build of each answer's app version (its scores), and verdicts ask
-which of their pairs a reviewer touched.
+one more query finds the latest build of each answer's app version (its scores), one the reviewers'
+decisions behind the chunk (the audit trail every row carries), and verdicts ask which of their pairs
+a reviewer touched.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 import orjson
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
@@ -35,6 +37,7 @@ from training.mapping import (
     RELABELLED,
     VERDICT,
     Completion,
+    Decision,
     GenerationFacts,
     Signal,
     answer_messages,
@@ -121,17 +124,17 @@ def pairs(window: Window) -> QuerySet:
 
 def pair_signals(window: Window) -> Iterator[list[Signal]]:
     for chunk in _chunks(pairs(window)):
-        sides = [(_unjoined(p, "chosen_generation", _FACT_FIELDS), _unjoined(p, "rejected_generation", _FACT_FIELDS))
-                 for p in chunk]
-        facts, _builds = facts_of(g for pair in sides for g in pair)
+        facts, _builds = facts_of(chunk, prefixes=("chosen_generation__", "rejected_generation__"))
+        decisions = decisions_of("pair_id", chunk)
         yield [
             Signal(
                 kind=PAIR, name=p["source"], prompt=orjson.loads(p["prompt_json"]),
-                completions=(Completion(facts[chosen["id"]], orjson.loads(p["chosen_json"])),
-                             Completion(facts[rejected["id"]], orjson.loads(p["rejected_json"]))),
+                completions=(Completion(facts[p["chosen_generation__id"]], orjson.loads(p["chosen_json"])),
+                             Completion(facts[p["rejected_generation__id"]], orjson.loads(p["rejected_json"]))),
                 review_status=p["review_status"], created_at=p["created_at"],
+                decisions=decisions.get(p["id"], []),
             )
-            for p, (chosen, rejected) in zip(chunk, sides)
+            for p in chunk
         ]
 
 
@@ -153,7 +156,8 @@ def verdict_signals(window: Window) -> Iterator[list[Signal]]:
         texts = {**{g["id"]: g for g in judged}, **{g["id"]: g for gens in candidates.values() for g in gens}}
         facts, _builds = facts_of(texts.values())
         origins = _origin_prompts(texts.values())
-        reviews = verdict_review_status([f["id"] for f in chunk])
+        reviews = verdict_review_status(chunk)
+        decisions = decisions_of("pair__feedback_id", chunk)
         signals = []
         for feedback, generation in zip(chunk, judged):
             if feedback["verdict"] == "both_bad":
@@ -166,18 +170,25 @@ def verdict_signals(window: Window) -> Iterator[list[Signal]]:
                 kind=VERDICT, name=feedback["verdict"], prompt=generation["request_messages"],
                 completions=tuple(Completion(facts[g["id"]], answer_messages(g["raw_output"])) for g in group),
                 review_status=reviews.get(feedback["id"], PENDING), created_at=feedback["created_at"],
-                group_prompt=origins.get(generation["id"]),
+                group_prompt=origins.get(generation["id"]), decisions=decisions.get(feedback["id"], []),
             ))
         yield signals
 
 
-def verdict_review_status(feedback_ids: list[int]) -> dict[int, str]:
+def _in_range_of(key: str, chunk: list[dict]) -> dict:
+    """A filter on `key` for the ids a chunk spans. Chunks are id ranges (keyset pagination), so "what
+    belongs to this chunk's rows" is a range: cheaper than an IN list of 1,000 ids, which Django
+    prepares one parameter at a time. (Related fields have no __range lookup.)"""
+    return {f"{key}__gte": chunk[0]["id"], f"{key}__lte": chunk[-1]["id"]}
+
+
+def verdict_review_status(chunk: list[dict]) -> dict[int, str]:
     """A verdict is reviewed through the pairs it recorded: excluded when a reviewer excluded any of
     them, overruled when one was relabelled (the reviewer reversed the ordering the vote implied),
     approved when every one was approved, pending otherwise (a lone accept or reject, which records no
-    pair, stays pending)."""
+    pair, stays pending). Keyed by the feedback ids of `chunk`."""
     seen: dict[int, set[str]] = {}
-    for feedback_id, status in PreferencePair.objects.filter(feedback_id__in=feedback_ids).values_list(
+    for feedback_id, status in PreferencePair.objects.filter(**_in_range_of("feedback_id", chunk)).values_list(
             "feedback_id", "review_status"):
         seen.setdefault(feedback_id, set()).add(status)
     result = {}
@@ -191,6 +202,17 @@ def verdict_review_status(feedback_ids: list[int]) -> dict[int, str]:
         else:
             result[feedback_id] = PENDING
     return result
+
+
+def decisions_of(key: str, chunk: list[dict]) -> dict[int, list[Decision]]:
+    """The audit trail (feedback.ReviewDecision) behind a chunk's rows, oldest first, by `key`: the
+    pair's id, the verdict's id (through the pairs it recorded), or the generation's id."""
+    found: dict[int, list[Decision]] = {}
+    rows = (ReviewDecision.objects.filter(**_in_range_of(key, chunk)).order_by("id")
+            .values_list(key, "reviewer_id", "action", "tags", "created_at", "review_status"))
+    for item_id, reviewer_id, action, tags, created_at, status in rows:
+        found.setdefault(item_id, []).append(Decision(reviewer_id, action, list(tags or []), created_at, status))
+    return found
 
 
 def _turn_candidates(turn_ids: set[int]) -> dict[int, list[dict]]:
@@ -230,14 +252,24 @@ def _model_fault_builds():
 def automatic_negatives(window: Window) -> QuerySet:
     """Answers with a defect, or whose app failed to build or rendered broken. Cancelled answers were
     stopped by the user, not judged; a smoke test that could not run (smoke_passed None) is "not
-    scored" and never a negative."""
+    scored" and never a negative. Whether a reviewer approved or excluded one is read per chunk
+    (automatic_review_status), so the manifest counts what the review left out."""
     return window.apply(
         Generation.objects.filter(
             Exists(OutputDefect.objects.filter(generation=OuterRef("pk"))) | Exists(_model_fault_builds())
         ).exclude(status=Generation.Status.CANCELLED).exclude(raw_output="")
-        .exclude(pk__in=ReviewDecision.excluded_generation_ids())  # excluded by a reviewer
         .annotate(request_json=_json_text("request_messages")).values(*_ANSWER_FIELDS, "request_json", "created_at")
     )
+
+
+# The review console records a decision on a single answer with the item's status after it; an
+# automatic negative takes the status of its latest decision. Only these two change what is exported: a
+# tag keeps the status it had, and an answer nobody approved or excluded stays "automatic".
+_AUTOMATIC_STATUS_AFTER = {APPROVED: APPROVED, EXCLUDED: EXCLUDED}
+
+
+def automatic_review_status(decisions: list[Decision]) -> str:
+    return _AUTOMATIC_STATUS_AFTER.get(decisions[-1].review_status, AUTOMATIC_REVIEW) if decisions else AUTOMATIC_REVIEW
 
 
 def automatic_reasons(defect_kinds: set[str], build: dict | None) -> list[str]:
@@ -257,51 +289,55 @@ def automatic_signals(window: Window) -> Iterator[list[Signal]]:
         chunk = [_with_request(g, g.pop("request_json")) for g in chunk]
         facts, builds = facts_of(chunk)
         defects: dict[int, set[str]] = {}
-        for generation_id, kind in OutputDefect.objects.filter(generation_id__in=[g["id"] for g in chunk]).values_list(
+        for generation_id, kind in OutputDefect.objects.filter(**_in_range_of("generation_id", chunk)).values_list(
                 "generation_id", "kind"):
             defects.setdefault(generation_id, set()).add(kind)
         origins = _origin_prompts(chunk)
+        decisions = decisions_of("generation_id", chunk)
         signals = []
         for generation in chunk:
             reasons = automatic_reasons(defects.get(generation["id"], set()), builds.get(generation["id"]))
             if not reasons:
                 continue
+            trail = decisions.get(generation["id"], [])
             signals.append(Signal(
                 kind=AUTOMATIC, name=reasons[0], prompt=generation["request_messages"],
                 completions=(Completion(facts[generation["id"]], answer_messages(generation["raw_output"])),),
-                review_status=AUTOMATIC_REVIEW, created_at=generation["created_at"],
-                group_prompt=origins.get(generation["id"]),
+                review_status=automatic_review_status(trail), created_at=generation["created_at"],
+                group_prompt=origins.get(generation["id"]), decisions=trail,
             ))
         yield signals
 
 
 # --- Facts about generations -----------------------------------------------------------------------
 
-def facts_of(rows) -> tuple[dict[int, GenerationFacts], dict[int, dict]]:
-    """GenerationFacts of generation rows (dicts with _FACT_FIELDS), with one query for the latest
-    build of each one's app version; also those builds, by generation id."""
+def facts_of(rows, prefixes: tuple[str, ...] = ("",)) -> tuple[dict[int, GenerationFacts], dict[int, dict]]:
+    """GenerationFacts of the generations in `rows` (dicts with _FACT_FIELDS, each behind one of
+    `prefixes`: a pair's row holds two, joined), with one query for the latest build of each one's app
+    version; also those builds, by generation id."""
     rows = list(rows)
+    getters = [itemgetter(*(f"{prefix}{name}" for name in _FACT_FIELDS)) for prefix in prefixes]
+    generations = [get(r) for r in rows for get in getters]  # tuples in _FACT_FIELDS order
     latest: dict[int, dict] = {}
-    version_ids = {r["app_version_id"] for r in rows if r["app_version_id"]}
+    version_ids = {g[-1] for g in generations if g[-1]}
     if version_ids:
         for build in Build.objects.filter(app_version_id__in=version_ids).order_by("app_version_id", "id").values(
                 "app_version_id", "status", "failed_step", "build_passed", "smoke_passed", "scores"):
             latest[build["app_version_id"]] = build
     facts, builds = {}, {}
-    for r in rows:
-        build = latest.get(r["app_version_id"])
+    for pk, kind, turn_id, project_id, model_version, prompt_tokens, completion_tokens, app_version_id in generations:
+        build = latest.get(app_version_id) if app_version_id else None
         scores = (build or {}).get("scores") or {}
-        facts[r["id"]] = GenerationFacts(
-            id=r["id"], kind=r["kind"], turn_id=r["turn_id"], project_id=r["turn__project_id"],
-            model_version=r["model_version__name"], prompt_tokens=r["prompt_tokens"],
-            completion_tokens=r["completion_tokens"],
+        facts[pk] = GenerationFacts(
+            id=pk, kind=kind, turn_id=turn_id, project_id=project_id, model_version=model_version,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             build_passed=build["build_passed"] if build else None,
             smoke_passed=build["smoke_passed"] if build else None,
             console_errors=_int_or_none(scores.get("console_errors")),
             render_ms=_int_or_none(scores.get("render_ms")),
         )
         if build is not None:
-            builds[r["id"]] = build
+            builds[pk] = build
     return facts, builds
 
 

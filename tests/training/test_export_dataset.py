@@ -4,6 +4,7 @@ exclusions respected, and snapshots that can be reproduced byte for byte."""
 import ast
 import hashlib
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 import training
 from feedback.models import Feedback
+from feedback.review import decide
 from tests.training.conftest import export, read_rows
 from training.mapping import normalised_prompt, prompt_group
 
@@ -27,7 +29,8 @@ COLUMNS = {
     "kto": {"prompt", "completion", "label"},
     "sft": {"messages"},
 }
-METADATA = {"generations", "turn", "project", "source", "review_status", "prompt_group", "created_at"}
+METADATA = {"generations", "turn", "project", "source", "review_status", "review_decisions", "prompt_group",
+            "created_at"}
 
 
 def votes_on(platform, prompt: str, *, n: int = 0):
@@ -190,6 +193,57 @@ def test_a_vote_whose_pair_a_reviewer_relabelled_is_overruled(platform, tmp_path
     assert read_rows(tmp_path / "approved", "kto") == [] and read_rows(tmp_path / "approved", "sft") == []
 
 
+def test_an_automatic_negative_a_reviewer_approved_is_kept_by_review_approved(platform, staff, tmp_path):
+    approved = platform.answer(text="approved negative")
+    platform.defect(approved, "cut_off")
+    decide(reviewer=staff, action="approve", generation=approved)
+    decide(reviewer=staff, action="tag", generation=approved, tags="truncated")  # a tag keeps the approval
+    platform.defect(platform.answer(text="unreviewed negative"), "no_files")
+    excluded = platform.answer(text="excluded negative")
+    platform.build(excluded, status="failed", failed_step="bundle", build_passed=False, smoke_passed=None)
+    decide(reviewer=staff, action="exclude", generation=excluded, reason="the bundle error is Kiln's")
+
+    strict = export(tmp_path / "approved", "--review", "approved", "--holdout", "0")
+    loose = export(tmp_path / "all", "--holdout", "0")
+
+    def kto(out):
+        return [(r["completion"][0]["content"], r["label"], r["review_status"]) for r in read_rows(tmp_path / out, "kto")]
+    assert kto("approved") == [("approved negative", False, "approved")]
+    assert kto("all") == [("approved negative", False, "approved"), ("unreviewed negative", False, "automatic")]
+    assert strict["dropped"]["kto"]["review status automatic"] == {"no_files": 1}
+    for manifest in (strict, loose):
+        assert manifest["dropped"]["kto"]["excluded by a reviewer"] == {"failed_build": 1}
+
+
+def test_every_row_carries_the_reviewers_audit_trail(platform, staff, tmp_path):
+    picked = platform.answer(text="picked app")
+    pair = platform.pair("pick", chosen=picked, rejected=platform.answer(picked.turn, text="other app"),
+                         feedback=platform.vote(picked, "accept"))
+    decide(reviewer=staff, action="tag", pair=pair, tags="Layout, slow")
+    decide(reviewer=staff, action="approve", pair=pair)
+    negative = platform.answer(text="lazy app")
+    platform.defect(negative, "lazy_placeholder")
+    decide(reviewer=staff, action="tag", generation=negative, tags="placeholder")
+    platform.vote(platform.answer(text="unreviewed accept"), "accept")
+
+    export(tmp_path / "out", "--holdout", "0")
+
+    def trail(fmt):
+        return {(r.get("chosen") or r.get("completion") or r["messages"][-1:])[0]["content"]: r["review_decisions"]
+                for r in read_rows(tmp_path / "out", fmt)}
+    dpo, kto, sft = trail("dpo"), trail("kto"), trail("sft")
+    reviewer = dpo["picked app"][0]["reviewer"]
+    assert re.fullmatch(r"[0-9a-f]{16}", reviewer) and reviewer != str(staff.id)
+    assert [(d["reviewer"], d["action"], d["tags"]) for d in dpo["picked app"]] == [
+        (reviewer, "tag", ["layout", "slow"]), (reviewer, "approve", [])]
+    assert all(d["created_at"].startswith(str(timezone.localdate())) for d in dpo["picked app"])
+    assert kto["picked app"] == sft["picked app"] == dpo["picked app"]  # the accept recorded that pair
+    assert [(d["reviewer"], d["action"], d["tags"]) for d in kto["lazy app"]] == [(reviewer, "tag", ["placeholder"])]
+    assert kto["unreviewed accept"] == [] and sft["unreviewed accept"] == []
+    parquet = pq.read_table(tmp_path / "out" / "dpo" / "train.parquet").to_pylist()
+    assert parquet[0]["review_decisions"] == dpo["picked app"]
+
+
 def test_the_same_database_and_options_give_byte_identical_files(busy_platform, tmp_path):
     export(tmp_path / "one", "--holdout", "0.2", "--seed", "5")
     export(tmp_path / "two", "--holdout", "0.2", "--seed", "5")
@@ -214,7 +268,7 @@ def test_the_manifest_holds_every_file_hash_and_row_count(busy_platform, tmp_pat
             assert entry["rows"] == len(data.splitlines())
         elif path.endswith(".parquet"):
             assert entry["rows"] == pq.ParquetFile(out / path).metadata.num_rows
-    assert manifest["schema_version"] == 1 and len(manifest["kiln_commit"]) == 40
+    assert manifest["schema_version"] == 2 and len(manifest["kiln_commit"]) == 40
     assert manifest["filters"]["sources"] == ["pick", "accept", "failed_build"]
     assert manifest["filters"]["since"].startswith("2020-01-01T00:00:00")
     assert (manifest["seed"], manifest["holdout"]) == (0, 0.2)
@@ -317,11 +371,15 @@ def test_it_explains_bad_arguments(args, message, tmp_path, db):
         call_command("export_dataset", "--out", str(tmp_path / "out"), *args)
 
 
-def test_the_training_room_reads_other_rooms_models_only_and_never_docker():
-    # training/ reaches the sandbox only through builder's turn pipeline, and reads builder's data
-    # through its models: no services, views, consumers or Docker here (docs/design: Rooms).
+def test_the_dataset_export_reads_other_rooms_models_only_and_never_docker():
+    # The export (mapping, selectors, snapshot, card, its commands) reads builder's, generation's,
+    # sandbox's and feedback's data through their models: no services, views, consumers or Docker
+    # (docs/design: Rooms). Training rounds and evaluation, elsewhere in training/, drive the pipeline.
     allowed = {"generation.prompts", "feedback.pairs"}
-    for path in Path(training.__file__).parent.rglob("*.py"):
+    folder = Path(training.__file__).parent
+    export_modules = [folder / f"{name}.py" for name in ("mapping", "selectors", "snapshot", "card")] + [
+        folder / "management" / "commands" / f"{name}.py" for name in ("export_dataset", "export_preferences")]
+    for path in export_modules:
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
