@@ -8,6 +8,12 @@ generation pinned to that version, run in this process exactly as the Celery tas
 evaluation account's build (pipeline.after_build): an evaluation measures the version's own first
 answer.
 
+Run as a command (autocommit), the pipeline's own admission (`dispatch`, on commit) also hands each
+requested build to the build queue. The evaluation does not wait for a worker: it runs the build
+itself, and a worker that takes the message later finds the build done (its claim makes that a
+no-op). When Kiln's workers are running and one takes the build first, the evaluation waits for its
+verdict: the same function, so the same result.
+
 `sandbox_sample=k` sends only the first k prompts (the same ones for every version, so the comparison
 stays paired) through build and smoke test; the others stop after the model's part of the turn
 (`generation.runs.run_generation`: stream, parse, defects) and are scored without building.
