@@ -104,9 +104,7 @@
       : side.status === "done" ? "Waiting for the build…" : "";
     part(letter, "note").textContent = !side ? "" : side.repaired ? "repaired by Kiln after a failed build"
       : `${side.file_count} files`;
-    // Opened once the smoke test is over: two previews and two smoke tests at once crowd the preview
-    // servers (a request refused under that load shows in the app as a 502 from its own API).
-    const url = build && build.status === "ready" && build.final ? build.preview_url : null;
+    const url = build && build.status === "ready" ? build.preview_url : null;
     const frame = part(letter, "preview");
     if (url && frame.dataset.build !== String(build.id)) {
       frame.dataset.build = String(build.id);
@@ -118,7 +116,6 @@
     wait.textContent = !side ? "Loading…" : side.status !== "done" ? (side.error || STATUS_WORDS[side.status] || "")
       : build && build.status === "failed" ? (build.message || "The build failed.")
       : build && build.status === "stopped" ? "This preview was stopped. Open the candidate in the chat to see its files."
-      : build && build.status === "ready" ? "Checking the app in a browser…"
       : "Building the preview…";
     renderFiles(letter, side);
   }
@@ -199,7 +196,8 @@
       .then(({ ok, data }) => {
         if (!ok) { showError(data.error || "Kiln could not record this vote. Try again."); return; }
         state = data;
-        dialog.dispatchEvent(new CustomEvent("kiln:voted", { bubbles: true, detail: { turn: state.turn, vote: state.vote } }));
+        dialog.dispatchEvent(new CustomEvent("kiln:voted", { bubbles: true, detail: {
+          turn: state.turn, vote: state.vote, generations: state.sides.map((s) => s.generation) } }));
       })
       .catch(() => showError("Kiln could not record this vote: no answer from the server. Try again."))
       .finally(() => { voting = false; render(); schedule(); });

@@ -321,6 +321,15 @@
     document.dispatchEvent(new CustomEvent("kiln:compare", { detail: { turn: turnId } }));
   }
 
+  // A vote cast there names its verdict in the chat at once (the socket says so only with the next state).
+  document.addEventListener("kiln:voted", (event) => {
+    const { vote, generations: [a, b] } = event.detail;
+    const g = generations.get(vote.choice === "b" ? b : a);
+    if (!g) return;
+    g.verdict = ["a", "b"].includes(vote.choice) ? "pick" : vote.choice;
+    render();
+  });
+
   function note(kind, text) {
     const p = document.createElement("p");
     p.className = `note ${kind}`;

@@ -154,6 +154,7 @@ def test_a_person_compares_two_candidates_side_by_side_and_votes(stack, browser,
     # The view closes with Esc; the chat's button brings it back, with the vote and the models shown.
     page.keyboard.press("Escape")
     expect(page.locator("#sbs")).to_be_hidden()
+    expect(page.locator(".turn").first.locator(".candidate", has_text="Candidate 1")).to_contain_text("picked")
     page.locator(".turn").first.get_by_role("button", name="Compare side by side").click()
     expect(page.locator("#sbs-result")).to_contain_text("You voted: A is better")
     page.keyboard.press("Escape")

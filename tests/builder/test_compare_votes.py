@@ -228,3 +228,22 @@ def test_the_picked_candidate_is_the_version_the_next_turn_builds_on(owner, proj
     vote(owner, turn, "a")
 
     assert current_version(project) == a.app_version
+
+
+def test_a_repaired_candidate_shows_the_repaired_app_and_the_vote_stays_on_the_candidate(owner, project, comparison):
+    from sandbox.models import Build
+
+    turn, a, b = comparison
+    failed = Build.objects.create(app_version=b.app_version, status=Build.Status.FAILED, failed_step="bundle")
+    fixed = create_version(project=project, files={"app.json": '{"name": "answer B, fixed"}'}, parent=b.app_version)
+    repair = Generation.objects.create(
+        turn=turn, kind=Generation.Kind.REPAIR, candidate=3, seed=3, model_version=b.model_version,
+        status=Generation.Status.DONE, raw_output="the fix", app_version=fixed, repair_of=failed)
+
+    state = client_for(owner).get(f"/projects/{turn.project_id}/turns/{turn.id}/compare/").json()
+    voted = vote(owner, turn, "b").json()
+
+    assert [(s["generation"], s["shown"], s["repaired"], s["version"]) for s in state["sides"]] == [
+        (a.id, a.id, False, a.app_version_id), (b.id, repair.id, True, fixed.id)]
+    assert voted["vote"]["choice"] == "b"
+    assert stored_pairs() == [("pick", b.id, a.id, "pick")]
