@@ -353,6 +353,10 @@ def _empty(name: str):
     return {"negatives": Counter, "latency": list}.get(name, lambda: Ratio(0, 0))
 
 
+def model_versions() -> list[ModelVersion]:
+    return list(ModelVersion.objects.order_by("name"))
+
+
 def version_panels(version: ModelVersion, rng: DateRange) -> list[Panel]:
     """One version: a row per day of the range that has anything to show, and the range's totals."""
     mine = {name: _Defaulted(by_version.get(version.id, {}), _empty(name)) for name, by_version in _figures(rng).items()}

@@ -1,8 +1,8 @@
 """Model versions ranked by a Bradley-Terry fit over explicit picks, with bootstrap intervals.
 
 Votes: a pair of source "pick" (one of two side-by-side candidates chosen, by a user or by a staff
-member's blind vote; a reviewer's relabel has already swapped it) that no reviewer excluded, and a "tie" verdict between the two side-by-side
-candidates of a turn. Ties count as half a win for each side. Pairs whose two answers come from the
+member's blind vote; a reviewer's relabel has already swapped it) that no reviewer excluded, and a
+"tie" verdict between the two side-by-side candidates of a turn. Ties count as half a win for each side. Pairs whose two answers come from the
 same model version say nothing about versions and are left out; "both bad" says nothing about the
 order and is left out too.
 

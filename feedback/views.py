@@ -139,16 +139,12 @@ def leaderboard(request):
     })
 
 
-def _versions() -> list:
-    return list(ModelVersion.objects.order_by("name"))
-
-
 @staff_only
 @require_GET
 def versions(request):
     """Every model version side by side over the chosen range."""
     rng = dashboard.DateRange.from_query(request.GET)
-    all_versions = _versions()
+    all_versions = dashboard.model_versions()
     return render(request, "review/versions.html", {
         "versions": all_versions, "range": rng, "panels": dashboard.cross_version_panels(all_versions, rng),
     })
@@ -160,7 +156,7 @@ def version_dashboard(request, version_id):
     version = get_object_or_404(ModelVersion, pk=version_id)
     rng = dashboard.DateRange.from_query(request.GET)
     return render(request, "review/dashboard.html", {
-        "version": version, "versions": _versions(), "range": rng, "panels": dashboard.version_panels(version, rng),
+        "version": version, "versions": dashboard.model_versions(), "range": rng, "panels": dashboard.version_panels(version, rng),
     })
 
 
