@@ -393,7 +393,8 @@ class RoundLog:
         self.samples.append({
             "step": step, "prompt": item.prompt, "entity": item.entity, "fields": list(item.fields),
             "completion": text, "finish_reason": finish, "reward": score.reward, "valid": score.valid,
-            "entity_right": score.entity_right, "field_f1": score.field_f1, "defects": list(score.defects),
+            "entity_right": score.entity_right, "field_f1": score.field_f1, "build_passed": score.build_passed,
+            "smoke_passed": score.smoke_passed, "defects": list(score.defects),
         })
 
     def per_step(self, log_history: list[dict]) -> list[dict]:

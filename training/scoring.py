@@ -11,7 +11,8 @@ It judges an answer with the code that judges a user's generation, not a second 
 - `sandbox.builds.check_app`: the checks a build runs before it starts a container (the files the
   runtime needs, an `app.json` it can read).
 - with `sandbox=True`, `training.evaluation.build_and_smoke`: the app bundled in the sandbox and
-  smoke-tested in Chromium, through the same path a user's build takes.
+  smoke-tested in Chromium, through the same path a user's build takes (once per distinct app and
+  prompt in a process: the same files build the same way, and each build costs about 12 s here).
 
 The reward is a weighted sum of the parts that were measured, divided by the sum of their weights, so
 it lies in [0, 1] and an unrun sandbox neither adds nor costs anything:
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from generation import protocol
 from sandbox.builds import check_app
@@ -91,9 +93,7 @@ def score_answer(item, answer: str, *, mode: str = "spec", sandbox: bool = False
     elif files is None:
         build_passed = smoke_passed = False  # the sandbox refuses an invalid app before it builds
     else:
-        from training.evaluation import build_and_smoke  # the sandbox path; imported only when used
-
-        build_passed, smoke_passed = build_and_smoke(files, item.prompt)
+        build_passed, smoke_passed = _build_and_smoke(tuple(sorted(files.items())), item.prompt)
     return _score(valid, entity_right, f1, build_passed, smoke_passed, defects=defects, reason=reason,
                   files=files or {})
 
@@ -162,6 +162,15 @@ def _app_files(written: dict[str, str], mode: str) -> tuple[dict[str, str] | Non
     except InvalidApp as error:
         return None, str(error)
     return files, ""
+
+
+@lru_cache(maxsize=256)
+def _build_and_smoke(files: tuple[tuple[str, str], ...], prompt: str) -> tuple[bool, bool]:
+    """The sandbox's verdict, once per distinct app: GRPO samples the same spec many times for one
+    prompt, Kiln renders the same files from it, and each build and smoke test costs seconds."""
+    from training.evaluation import build_and_smoke  # the sandbox path; imported only when used
+
+    return build_and_smoke(dict(files), prompt)
 
 
 def _sandbox_not_built(sandbox: bool) -> tuple[bool | None, bool | None]:

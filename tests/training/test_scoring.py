@@ -12,6 +12,7 @@ from generation import protocol
 from generation.specs import expand_spec
 from sandbox import docker_driver
 from sandbox.image import ensure_runtime_image
+from training import scoring
 from training.corpus import target_text, training_items
 from training.scoring import NOT_A_SPEC, WEIGHTS, Score, field_f1, score_answer
 
@@ -152,9 +153,14 @@ def sandbox(tmp_path_factory):
 @pytest.mark.django_db
 def test_with_the_sandbox_the_app_rendered_from_a_spec_is_built_and_smoke_tested(sandbox):
     item = ITEMS[2]
-    score = score_answer(item, target_text(item, target="spec"), sandbox=True)
+    answer = target_text(item, target="spec")
+    score = score_answer(item, answer, sandbox=True)
     assert (score.valid, score.entity_right, score.build_passed, score.smoke_passed) == (True, True, True, True)
     assert score.reward == 1.0
+    # GRPO samples the same spec many times: the same app is built once.
+    builds_before = scoring._build_and_smoke.cache_info().misses
+    assert score_answer(item, answer, sandbox=True) == score
+    assert scoring._build_and_smoke.cache_info().misses == builds_before
     # The scoring build leaves nothing behind: no container of this instance is left running.
     assert list(docker_driver.instance_containers()) == []
 
