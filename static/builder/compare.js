@@ -16,6 +16,7 @@
   const part = (letter, role) => dialog.querySelector(`[data-side="${letter}"] [data-role="${role}"]`);
 
   const POLL_MS = 1500;
+  const TEXT_BOXES = "input:not([type=checkbox]), textarea, select";
   const KEYS = { 1: "a", a: "a", 2: "b", b: "b", 3: "tie", t: "tie", 4: "both_bad", x: "both_bad" };
   const STATUS_WORDS = { waiting: "Waiting its turn…", queued: "Queued…", running: "Writing the app…",
                          failed: "This candidate failed.", cancelled: "This candidate was stopped." };
@@ -75,7 +76,8 @@
       render();
     }).catch(() => showError("Could not load this comparison. Close it and try again.")).finally(() => {
       loading = false;
-      schedule();
+      if (asked !== turnId) load(); // another turn was opened while this one loaded
+      else schedule();
     });
   }
 
@@ -215,7 +217,7 @@
   el("sbs-close").addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => { clearTimeout(timer); });
   dialog.addEventListener("keydown", (event) => {
-    const typing = event.target.closest("input, textarea, select");
+    const typing = event.target.closest(TEXT_BOXES);
     if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
     const choice = KEYS[event.key];
     if (choice) { event.preventDefault(); castVote(choice); }

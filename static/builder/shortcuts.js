@@ -49,7 +49,7 @@
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, textarea, select, [contenteditable='true'], .cm-editor")) return;
+    if (event.target.closest("input:not([type=checkbox]), textarea, select, [contenteditable='true'], .cm-editor")) return;
     if (el("sbs")?.open && event.key !== "?") return; // the compare view's own keys
     const action = ACTIONS[event.key];
     if (action) { event.preventDefault(); action(); }
