@@ -32,6 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox", action="store_true",
                             help="grpo: build and smoke-test each rewarded app in the sandbox (slow)")
         parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+        parser.add_argument("--threads", type=int, default=DEFAULTS.threads,
+                            help="torch CPU threads (default: all cores, or one when the machine is busy)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     def handle(self, *args, **opts):
@@ -46,6 +48,7 @@ class Command(BaseCommand):
                 batch_size=opts["batch_size"], max_length=opts["max_length"],
                 num_generations=opts["num_generations"], max_completion_length=opts["max_completion_length"],
                 prompts=opts["prompts"], beta=opts["beta"], sandbox=opts["sandbox"], seed=opts["seed"],
+                threads=opts["threads"],
             )
         except RoundError as error:
             raise CommandError(str(error)) from None
