@@ -14,11 +14,12 @@ from builder.models import Project
 from generation.blueprint.responder import respond
 from generation.blueprint.server import start_in_thread
 from generation.models import Generation, ModelVersion
+from generation.prompts import spec_messages
 from generation.protocol import parse
 from sandbox import docker_driver
 from sandbox.image import ensure_runtime_image
 from sandbox.models import Build
-from tests.training.test_promotion import stored_run
+from tests.training.test_promotion import spec_of_blueprint_answer, stored_run
 from training import evaluation
 from training.corpus import held_out_items
 from training.models import EvaluationResult, EvaluationRun
@@ -106,6 +107,26 @@ def test_two_versions_are_measured_through_the_real_path_and_compared_on_the_sam
     table = out.getvalue()
     assert "mean reward" in table and "blueprint-good" in table and "blueprint-worse" in table
     assert "paired reward difference blueprint-good − blueprint-worse" in table
+
+
+def test_a_spec_mode_version_is_scored_on_the_app_kiln_renders_from_its_spec(sandbox, settings):
+    server, url = start_in_thread(port=0)
+    server.respond = spec_of_blueprint_answer
+    spec = ModelVersion.objects.create(name="spec-writer", backend="blueprint", endpoint=url, output_mode="spec")
+    item = held_out_items(1, seed=3)[0]
+
+    run = evaluation.evaluate([spec], [item], progress=False)
+    server.shutdown()
+    server.server_close()
+
+    result = run.results.get()
+    assert result.generation.request_messages == spec_messages(item.prompt)  # the short prompt, as Kiln sends it
+    assert "src/main.jsx" in result.generation.app_version.manifest  # the whole app, rendered from app.json
+    assert result.build_passed and result.smoke_passed and result.working, result.reason
+    assert result.terms_shown == result.terms_expected > 0
+    assert result.reward == 1.0
+    assert run.summary["versions"]["spec-writer"]["tokens_per_working_app"]["value"] < 1000  # a spec, not an app
+    assert run.summary["paired"] is None
 
 
 def test_build_and_smoke_scores_files_through_the_sandbox_and_leaves_nothing(sandbox):

@@ -161,7 +161,7 @@ class OwnModelServer(Handler):
 
 
 def spec_of_blueprint_answer(messages, seed=None) -> str:
-    """What a spec-mode model should answer: the offline model's explanation and app.json."""
+    """What a spec-mode model of Kiln's own should answer: the offline model's explanation and app.json."""
     answer = respond(messages, seed=seed)
     return spec_answer(answer.split("<file ", 1)[0].strip(), json.loads(parse(answer).files["app.json"]))
 

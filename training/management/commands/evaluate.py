@@ -10,6 +10,7 @@ from training import corpus, evaluation
 
 UNKNOWN_VERSION = "No model version is named {name!r}."
 HELD_OUT = "held-out"
+DEFAULT_N = 20
 
 
 class Command(BaseCommand):
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--prompts", default=HELD_OUT,
                             help="held-out (default: prompts with nouns no training item uses) or a JSONL file of "
                             '{"prompt", "entity", "fields"} objects.')
-        parser.add_argument("--n", type=int, default=20, help="How many prompts (default 20).")
+        parser.add_argument("--n", type=int, default=None,
+                            help=f"How many prompts (default: {DEFAULT_N} held-out ones, or the whole file).")
         parser.add_argument("--sandbox-sample", type=int, default=None,
                             help="Build and smoke-test only the first K prompts (default: all).")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the held-out prompts (default 0).")
@@ -34,7 +36,7 @@ class Command(BaseCommand):
                 raise CommandError(UNKNOWN_VERSION.format(name=name))
             chosen.append(version)
         if prompts == HELD_OUT:
-            items = corpus.held_out_items(n, seed=seed)
+            items = corpus.held_out_items(n or DEFAULT_N, seed=seed)
         else:
             try:
                 items = evaluation.load_items(Path(prompts))[:n]
