@@ -25,7 +25,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_CACHE", os.path.join(tempfile.gettempdir(), "kiln-hf-datasets"))
 
 import torch  # noqa: E402
-from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
+from transformers import (  # noqa: E402
+    GenerationConfig,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    TrainerCallback,
+)
 
 from generation import protocol  # noqa: E402
 from generation.specs import spec_plan  # noqa: E402
@@ -43,8 +49,9 @@ SIZES = {
         "hidden_size": 64,
         "intermediate_size": 128,
         "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
+        # head size 32: vLLM's CPU attention takes head sizes of 32 and up (16 fails on the first request).
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
     },
     "small": {
         "vocab_size": 1200,
@@ -57,10 +64,10 @@ SIZES = {
 }
 # What a bootstrap does by default at each size (the command's options override them).
 DEFAULTS = {
-    "tiny": {"examples": 300, "steps": 30, "batch_size": 8, "learning_rate": 3e-3, "eval_n": 8},
-    "small": {"examples": 4000, "steps": 400, "batch_size": 16, "learning_rate": 3e-3, "eval_n": 100},
+    "tiny": {"examples": 160, "steps": 16, "batch_size": 8, "learning_rate": 3e-3, "eval_n": 4},
+    "small": {"examples": 3500, "steps": 220, "batch_size": 16, "learning_rate": 4e-3, "eval_n": 100},
 }
-MAX_NEW_TOKENS = {"spec": 400, "full": MAX_LENGTH}
+MAX_NEW_TOKENS = {"spec": 360, "full": MAX_LENGTH}  # a spec answer is about 200 tokens
 
 NAME_TAKEN = "A model version named {name!r} exists already: choose another name."
 NOT_A_MODEL = "{path} holds no saved model (config.json and tokenizer.json are missing)."
@@ -122,11 +129,14 @@ def bootstrap(
     learning_rate: float | None = None,
     eval_n: int | None = None,
     seed: int = 0,
+    max_minutes: float | None = None,
     progress: bool = True,
 ) -> dict:
     """Corpus -> tokenizer -> model from config -> SFT (TRL, assistant tokens only) -> saved in
-    `out_dir` with bootstrap.json (what was done and what it reached on held-out prompts). Returns
-    bootstrap.json's content."""
+    `out_dir` with bootstrap.json (what was done and what it reached on held-out prompts). Training
+    stops after `steps`, or earlier once `max_minutes` of wall time are spent (a shared machine can be
+    many times slower than an idle one; bootstrap.json says which steps ran). Returns bootstrap.json's
+    content."""
     import datasets
     import trl
 
@@ -175,7 +185,8 @@ def bootstrap(
             dataloader_num_workers=0,
         )
         trainer = trl.SFTTrainer(
-            model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer
+            model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer,
+            callbacks=[_StopAfter(started + max_minutes * 60)] if max_minutes else None,
         )
         trainer.train()
         losses = [
@@ -207,10 +218,12 @@ def bootstrap(
             "seed": seed,
         },
         "vocab_size": len(tokenizer),
-        "steps": steps,
+        "steps": trainer.state.global_step,
+        "max_steps": steps,
+        "max_minutes": max_minutes,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "epochs": round(steps * batch_size / len(items), 2),
+        "epochs": round(trainer.state.global_step * batch_size / len(items), 2),
         "losses": losses,
         "final_loss": losses[-1]["loss"] if losses else None,
         "held_out": evaluation,
@@ -220,10 +233,25 @@ def bootstrap(
             "training": round(train_s, 1),
             "total": round(time.monotonic() - started, 1),
         },
+        # CPU seconds of this process: on a shared machine the wall time above says more about the others.
+        "cpu_seconds": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime
+                             + resource.getrusage(resource.RUSAGE_SELF).ru_stime, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     (out_dir / "bootstrap.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+class _StopAfter(TrainerCallback):
+    """Ends training at a wall-clock deadline (time.monotonic()), after the step under way."""
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() >= self.deadline:
+            control.should_training_stop = True
+        return control
 
 
 def generate_answers(model, tokenizer, items: list[corpus.PromptItem], *, target: str = "spec",
