@@ -31,8 +31,22 @@
     press(selected && selected.closest(".turn").querySelector(".open-compare"));
   }
 
+  // The list opens above the compare view too: inside its modal dialog, or the rest of the page is inert
+  // (its Close button could not be clicked, and Esc would close the view with it).
+  const helpHome = help.parentElement;
+
+  function toggleHelp() {
+    const compare = el("sbs");
+    const home = compare && compare.open ? compare : helpHome;
+    if (help.parentElement !== home) {
+      if (help.matches(":popover-open")) help.hidePopover();
+      home.append(help);
+    }
+    help.togglePopover();
+  }
+
   const ACTIONS = {
-    "?": () => help.togglePopover(),
+    "?": toggleHelp,
     "/": () => el("prompt").focus(),
     a: () => press(el("accept")),
     r: () => press(el("reject")),
@@ -40,6 +54,13 @@
     p: () => stepCandidate(-1),
     c: compareSelectedTurn,
   };
+
+  for (const opener of document.querySelectorAll("[data-open-help]")) opener.addEventListener("click", toggleHelp);
+  el("sbs")?.addEventListener("close", () => {
+    if (help.parentElement === helpHome) return;
+    if (help.matches(":popover-open")) help.hidePopover();
+    helpHome.append(help);
+  });
 
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented) return;
