@@ -195,7 +195,7 @@ def test_the_server_refuses_a_vote_it_does_not_understand(owner, comparison, cho
 
 
 def test_a_vote_waits_for_both_candidates_and_needs_two_apps(owner, comparison):
-    turn, a, b = comparison
+    turn, _a, b = comparison
     Generation.objects.filter(pk=b.pk).update(status=Generation.Status.RUNNING)
     assert vote(owner, turn, "a").json() == {"error": votes.NOT_FINISHED}
 
