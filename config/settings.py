@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "sandbox",
     "feedback",
     "training",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,24 @@ DATASET_LICENSE = env("DATASET_LICENSE", default="other")
 FAIR_RUNNING_GENERATIONS = env.int("FAIR_RUNNING_GENERATIONS", default=2)  # handed to workers at once
 FAIR_RUNNING_BUILDS = env.int("FAIR_RUNNING_BUILDS", default=2)  # queued or building at once
 FAIR_WAITING_PROMPTS = env.int("FAIR_WAITING_PROMPTS", default=10)  # waiting beyond those; more is refused
+
+# --- Accounts (accounts/): sign-up, invites, password change and reset --------------------------------
+
+# "invite" (default): sign-up needs an invite made by staff in the admin; "open": anyone may sign up.
+SIGNUP_MODE = env("SIGNUP_MODE", default="invite")
+if SIGNUP_MODE not in ("invite", "open"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"SIGNUP_MODE is {SIGNUP_MODE!r}: write invite or open.")
+INVITE_DAYS = env.int("INVITE_DAYS", default=14)  # an invite link works this long
+# Per address (sign-up, reset) or per user (change), per hour: the login's own throttle is django-axes.
+SIGNUP_ATTEMPTS_PER_HOUR = env.int("SIGNUP_ATTEMPTS_PER_HOUR", default=10)
+PASSWORD_RESETS_PER_HOUR = env.int("PASSWORD_RESETS_PER_HOUR", default=5)
+PASSWORD_CHANGES_PER_HOUR = env.int("PASSWORD_CHANGES_PER_HOUR", default=10)
+# E-mail (password reset links): printed to the console by default; EMAIL_URL=smtp+tls://user:pass@host:587
+# (django-environ's email URL) sends through SMTP.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="kiln@localhost")
 
 # --- Admin account created by ./kiln start ----------------------------------------------------------
 
