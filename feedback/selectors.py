@@ -33,6 +33,7 @@ from django.shortcuts import get_object_or_404
 from feedback.models import Feedback, PreferencePair, ReviewDecision
 from generation.diffs import diff_files
 from generation.models import Generation, OutputDefect
+from sandbox.access import preview_entry_url
 from sandbox.logs import log_lines
 from sandbox.models import Build
 
@@ -243,13 +244,14 @@ def side(generation: Generation) -> dict:
     }
 
 
-def blind_side(generation: Generation) -> dict:
-    """What a blind vote shows of one candidate: its app (the latest build's screenshot and verdicts) and
-    its answer — nothing that names the model version."""
+def blind_side(generation: Generation, reviewer) -> dict:
+    """What a blind vote shows of one candidate: its app (the latest build's screenshot and verdicts, and
+    the address of its live preview while it runs) and its answer — nothing that names the model version."""
     build = (Build.objects.filter(app_version_id=generation.app_version_id).order_by("-id").first()
              if generation.app_version_id else None)
+    live = build is not None and build.status == Build.Status.READY and bool(build.preview_token)
     return {"id": generation.id, "build": build, "explanation": generation.explanation,
-            "raw_output": generation.raw_output}
+            "raw_output": generation.raw_output, "preview_url": preview_entry_url(build, reviewer) if live else None}
 
 
 def _diff(version) -> dict:

@@ -168,7 +168,7 @@ def blind_vote(request):
     found = blind.next_matchup(reviewer=request.user, after_turn=after)
     return render(request, "review/blind.html", {
         "matchup": found, "open_count": blind.open_count(), "after": after,
-        "sides": [selectors.blind_side(found.left), selectors.blind_side(found.right)] if found else [],
+        "sides": [selectors.blind_side(g, request.user) for g in (found.left, found.right)] if found else [],
         "prompt": found.prompt if found else [],
     })
 

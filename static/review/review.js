@@ -41,6 +41,17 @@
     event.preventDefault();
   }
 
+  // Blind vote: the live previews load only when asked for (each is an app server running).
+  document.querySelectorAll("[data-action=previews]").forEach((button) => {
+    button.addEventListener("click", () => {
+      document.querySelectorAll("iframe.live[data-src]").forEach((frame) => {
+        frame.src = frame.dataset.src;
+        frame.hidden = false;
+      });
+      button.disabled = true;
+    });
+  });
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (typing(event.target)) {

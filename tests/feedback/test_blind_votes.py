@@ -2,6 +2,7 @@
 vote, recorded like a user's vote but marked as from staff, counted on the leaderboard and exported."""
 
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +11,8 @@ from feedback import blind
 from feedback.leaderboard import explicit_votes
 from feedback.models import Feedback, PreferencePair
 from generation.models import Generation, ModelVersion
+from sandbox import access
+from sandbox.models import Build
 from tests.feedback.comparisons import add
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +140,20 @@ def test_the_export_carries_a_staff_pick_as_a_preference_and_both_bad_as_negativ
     kto = [json.loads(line) for line in (tmp_path / "out" / "kto" / "train.jsonl").read_text().splitlines()]
     assert [[g["id"] for g in row["generations"]] for row in dpo] == [list(picked)]
     assert sorted(row["generations"][0]["id"] for row in kto if row["label"] is False) == sorted(bad)
+
+
+def test_live_previews_are_offered_while_the_apps_run_with_a_ticket_for_the_reviewer(client, staff, comparisons):
+    client.force_login(staff)
+    assert "Live previews" not in client.get("/review/blind/").content.decode()  # stopped: screenshots only
+    left, right = _shown(client.get("/review/blind/").content.decode())
+    for generation in Generation.objects.filter(id__in=(left, right)):
+        Build.objects.filter(app_version=generation.app_version).update(preview_token=access.new_preview_token())
+
+    page = client.get("/review/blind/").content.decode()
+
+    assert "<kbd>p</kbd> Live previews" in page
+    urls = re.findall(r'<iframe class="live" data-src="([^"]+)"', page)
+    assert len(urls) == 2 and all(".localhost:" in url and "/__kiln/enter?ticket=" in url for url in urls)
+    tickets = [access.read_ticket(url.split("ticket=")[1].replace("&amp;", "&")) for url in urls]
+    builds = [Build.objects.get(app_version__generations=i).id for i in (left, right)]
+    assert tickets == [(builds[0], staff.id), (builds[1], staff.id)]  # A's then B's, for this reviewer

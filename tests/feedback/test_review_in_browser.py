@@ -159,6 +159,27 @@ def test_a_reviewer_votes_blind_with_the_keyboard_and_sees_the_versions_only_aft
     page.screenshot(path=SHOTS / "review-leaderboard.png", full_page=False)
 
 
+def test_live_previews_load_on_demand_from_the_preview_host(stack, page):
+    # A comparison whose two apps are "ready" with a preview address, but whose containers are gone (no
+    # build worker runs here): the preview host admits the reviewer and says the preview stopped.
+    stack.django("from tests.feedback.comparisons import add; from sandbox.models import Build; "
+                 "from sandbox.access import new_preview_token; "
+                 "turn, = add(1); builds = Build.objects.filter(app_version__generations__turn_id=turn); "
+                 "[builds.filter(id=b.id).update(preview_token=new_preview_token(), container_id=f'kiln-gone-{b.id}') "
+                 "for b in builds]")
+    page.goto(stack.url + "/review/blind/")
+    frames = page.locator("iframe.live")
+    expect(frames).to_have_count(2)
+    expect(frames.first).to_be_hidden()  # nothing runs until asked for
+    page.keyboard.press("p")
+    expect(frames.first).to_be_visible()
+    for n in range(2):
+        body = page.frame_locator("iframe.live").nth(n).locator("body")
+        expect(body).to_contain_text("Preview stopped", timeout=15000)  # admitted: not "Open this preview from…"
+    assert csp_violations(page) == []
+    page.screenshot(path=SHOTS / "review-blind-vote-live.png", full_page=False)
+
+
 def test_the_dashboards_draw_every_chart(stack, page):
     version_id = stack.django("from generation.models import ModelVersion as M; "
                               "print(M.objects.get(name='qwen-7b-base').id)")
