@@ -29,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-completion-length", type=int, default=DEFAULTS.max_completion_length)
         parser.add_argument("--prompts", type=int, default=DEFAULTS.prompts, help="grpo: training prompts")
         parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help="grpo: KL weight")
+        parser.add_argument("--temperature", type=float, default=DEFAULTS.temperature, help="grpo: sampling")
         parser.add_argument("--sandbox", action="store_true",
                             help="grpo: build and smoke-test each rewarded app in the sandbox (slow)")
         parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 batch_size=opts["batch_size"], max_length=opts["max_length"],
                 num_generations=opts["num_generations"], max_completion_length=opts["max_completion_length"],
                 prompts=opts["prompts"], beta=opts["beta"], sandbox=opts["sandbox"], seed=opts["seed"],
-                threads=opts["threads"],
+                threads=opts["threads"], temperature=opts["temperature"],
             )
         except RoundError as error:
             raise CommandError(str(error)) from None
