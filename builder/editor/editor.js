@@ -30,6 +30,24 @@ function languageFor(path) {
   return null;
 }
 
+// The editor lives in a shadow root of `parent`: there CodeMirror's own styles go into a constructed
+// stylesheet (CSSOM), which the builder's CSP (style-src 'self', no inline <style>) allows, where on
+// the document they would be an inline <style> the CSP blocks. The page's own stylesheets are linked
+// into it too, so the one palette in kiln.css colours the editor as it colours the read-only views.
+function shadowFor(parent) {
+  if (!parent.shadowRoot) {
+    // Keys typed in the editor are the editor's: a page's shortcut listener sees them retargeted to
+    // this host (not to .cm-editor, which is inside the shadow root) and would take them otherwise.
+    parent.addEventListener("keydown", (event) => event.stopPropagation());
+  }
+  const shadow = parent.shadowRoot || parent.attachShadow({ mode: "open" });
+  shadow.replaceChildren(...[...document.querySelectorAll('link[rel="stylesheet"]')].map((link) => link.cloneNode()));
+  const host = document.createElement("div");
+  host.className = "kiln-editor-host";
+  shadow.append(host);
+  return { shadow, host };
+}
+
 function open(parent, { path, text, onChange, onSave }) {
   const language = languageFor(path);
   const extensions = [
@@ -39,7 +57,6 @@ function open(parent, { path, text, onChange, onSave }) {
       { key: "Mod-s", preventDefault: true, run: () => { if (onSave) onSave(); return true; } },
     ]),
     syntaxHighlighting(classHighlighter),
-    EditorView.lineWrapping,
     EditorView.contentAttributes.of({ "aria-label": `Editing ${path}` }),
   ];
   if (language) extensions.push(language);
@@ -48,7 +65,8 @@ function open(parent, { path, text, onChange, onSave }) {
       if (update.docChanged) onChange(update.state.doc.toString());
     }));
   }
-  const view = new EditorView({ state: EditorState.create({ doc: text, extensions }), parent });
+  const { shadow, host } = shadowFor(parent);
+  const view = new EditorView({ state: EditorState.create({ doc: text, extensions }), parent: host, root: shadow });
   return {
     view,
     getText: () => view.state.doc.toString(),

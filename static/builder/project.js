@@ -262,9 +262,10 @@
         tab.className = "candidate" + (gid === selectedId ? " selected" : "");
         tab.dataset.generation = gid;
         tab.dataset.status = g.status;
-        const label = g.kind === "repair" ? "Repair" : g.kind === "restore" ? "Restored" : `Candidate ${g.candidate}`;
+        const label = g.kind === "repair" ? "Repair" : g.kind === "restore" ? "Restored"
+          : g.kind === "edit" ? "Hand edit" : `Candidate ${g.candidate}`;
         tab.innerHTML = `<b>${label}</b> <span class="muted">${statusLabel(g)}</span>` +
-          (g.verdict && g.kind !== "restore" ? ` <span class="verdict ${g.verdict}">${VERDICT_WORDS[g.verdict] || g.verdict}</span>` : "");
+          (g.verdict && !USER_MADE.includes(g.kind) ? ` <span class="verdict ${g.verdict}">${VERDICT_WORDS[g.verdict] || g.verdict}</span>` : "");
         tab.addEventListener("click", () => select(gid));
         tabs.append(tab);
       }
@@ -285,14 +286,8 @@
       kiln.textContent = (g.explanation || "").trim() + (g.explanation_truncated ? "…" : "") ||
         (g.status === "failed" ? "" : "…");
       li.append(kiln);
-      if (g.status === "done" && g.version) {
-        // What this turn changed, file by file, in the History tab (without changing the current version).
-        const changes = document.createElement("button");
-        changes.className = "link what-changed";
-        changes.textContent = "What changed";
-        changes.addEventListener("click", () => showChanges(g.version));
-        li.append(changes);
-      }
+      const changed = changeLine(g); // what this turn changed (hand edit section, below)
+      if (changed) li.append(changed);
       const hidden = turn.generationCount - turn.generationIds.length;
       if (!turn.whole && (turn.promptTruncated || hidden > 0 || turn.generationIds.some(
         (id) => generations.get(id).explanation_truncated))) {
@@ -365,10 +360,15 @@
     // The summary lists a version's files up to a size; the rest come with the whole turn.
     if (g.version && g.file_count > g.order.length && !turns.get(g.turn).wholeAsked) loadWholeTurn(g.turn);
     el("files-note").textContent = g.writing ? `writing ${g.writing}` : "";
-    el("file-code").textContent = selectedPath ? fileText(g, selectedPath) : "";
+    showCode(el("file-code"), selectedPath ? fileText(g, selectedPath) : "", selectedPath || "",
+             selectedPath === g.writing || !(g.manifest && g.manifest[selectedPath]));
+    renderEditBar(g);
   }
 
-  const BUILD_LABELS = { queued: "Queued", building: "Building", ready: "Ready", failed: "Failed" };
+  // Versions the user made (no model call): nothing to accept, reject or regenerate.
+  const USER_MADE = ["restore", "edit"];
+
+  const BUILD_LABELS = { waiting: "Waiting", queued: "Queued", building: "Building", ready: "Ready", failed: "Failed" };
 
   function renderPreview() {
     const g = generations.get(selectedId);
@@ -399,11 +399,13 @@
     el("actions").hidden = !g || !["done", "failed", "cancelled"].includes(g.status);
     // Only an answer that became a version can be judged; the server refuses the rest too.
     const judgeable = !!g && g.status === "done";
-    el("accept").hidden = !judgeable || g.kind === "restore";
-    el("reject").hidden = !judgeable || g.kind === "restore";
-    el("regenerate").hidden = !!g && g.kind === "restore"; // a restore asked no model: nothing to regenerate
+    el("accept").hidden = !judgeable || USER_MADE.includes(g.kind);
+    el("reject").hidden = !judgeable || USER_MADE.includes(g.kind);
+    // A restore or a hand edit asked no model: nothing to regenerate.
+    el("regenerate").hidden = !!g && USER_MADE.includes(g.kind);
     if (!judgeable) el("reject-form").hidden = true;
     el("stop").hidden = !g || !["queued", "running"].includes(g.status);
+    renderBuildErrors(g, build);
   }
 
   // The smoke test's verdict under the preview: what passed, and why a preview is blank.
@@ -793,12 +795,12 @@
     if (opened.keyboard) { list.querySelector(".file.selected").focus(); opened.keyboard = false; }
     const entry = opened.files.find((f) => f.path === opened.path);
     if (!entry) return;
-    if (blobs.has(entry.sha256)) { code.textContent = blobs.get(entry.sha256); return; }
+    if (blobs.has(entry.sha256)) { showCode(code, blobs.get(entry.sha256), entry.path); return; }
     code.textContent = "Loading…";
     const version = opened.version;
     fetch(`/projects/${projectId}/versions/${version}/blobs/${entry.sha256}`, { credentials: "same-origin" })
       .then((r) => { if (!r.ok) throw new Error(r.statusText); return r.text(); })
-      .then((text) => { if (opened && opened.version === version && opened.path === entry.path) code.textContent = text; })
+      .then((text) => { if (opened && opened.version === version && opened.path === entry.path) showCode(code, text, entry.path); })
       .catch(() => { code.textContent = "Could not load this file. Click its name to try again."; });
   }
 
@@ -839,7 +841,7 @@
       head.append(span("path", f.path), span("muted", f.status), span("added", `+${f.added}`), span("removed", `−${f.removed}`));
       const pre = document.createElement("pre");
       pre.className = "diff";
-      for (const [kind, text] of f.lines) pre.append(span(kind, text));
+      pre.append(...diffLines(f));
       if (f.truncated) pre.append(span("hunk", "… the rest of this file's changes are not shown"));
       section.append(head, pre);
       body.append(section);
@@ -867,6 +869,269 @@
     el("history-view").hidden = true;
     renderVersions();
   });
+
+  // --- hand edit, syntax highlighting, what each turn changed ---------------------------------------
+  // CodeMirror (static/vendor/codemirror.js, bundled at set-up) edits a file and colours the read-only
+  // views and diffs with the same highlighter. Without the bundle the page still works: plain text, and
+  // Edit says why it is missing. Save posts the file (builder.edits); the new version arrives as a
+  // generation like a restore's, followed on the socket; its build errors name file and line, and only
+  // "Ask the model to fix it" sends them to the model.
+
+  const editorLoaded = () => typeof window.KilnEditor === "object";
+  const EDITOR_MISSING = "The code editor is not installed on this server (run ./kiln setup).";
+  let editing = null; // {generation, version, path, original, handle, dirty, saving}
+  let pendingLine = null; // {path, line}: open the editor there once the file's text is loaded
+
+  // Colour `text` into `code` unless it is still streaming (plain text until it is whole); skipped
+  // when nothing changed since the last call, as render() runs on every frame.
+  function showCode(code, text, path, streaming = false) {
+    const key = `${path}\u0000${streaming ? "s" : "h"}`;
+    if (code.__kilnKey === key && code.__kilnText === text) return;
+    code.__kilnKey = key;
+    code.__kilnText = text;
+    if (streaming || !editorLoaded() || text.length > 300000) {
+      code.textContent = text;
+      delete code.dataset.highlighted;
+      return;
+    }
+    window.KilnEditor.highlight(code, text, path);
+  }
+
+  // A file's unified diff, each line coloured by the file's language (parsed together, so a line
+  // keeps the context of the lines around it) after its +/- mark.
+  function diffLines(f) {
+    const body = f.lines.filter(([kind]) => kind !== "hunk").map(([, text]) => text.slice(1));
+    const coloured = editorLoaded() ? window.KilnEditor.highlightLines(body, f.path) : null;
+    let i = 0;
+    return f.lines.map(([kind, text]) => {
+      const line = document.createElement("span");
+      line.className = kind;
+      if (kind === "hunk" || !coloured) { line.textContent = text; return line; }
+      line.append(text.slice(0, 1), ...coloured[i++]);
+      return line;
+    });
+  }
+
+  const CHANGE_WORDS = [["added", "Added"], ["edited", "Edited"], ["deleted", "Deleted"]];
+
+  // Under a turn: what its version changed (files added, edited, deleted) and a link to the diff. While
+  // the answer streams, what it has touched so far.
+  function changeLine(g) {
+    const box = document.createElement("div");
+    box.className = "turn-changes";
+    if (g.status === "done" && g.version && g.changes) {
+      const parts = CHANGE_WORDS.filter(([name]) => g.changes[name].count).map(([name, word]) => {
+        const c = g.changes[name];
+        const more = c.count - c.paths.length;
+        const part = span(`change ${name}`, `${word} ${c.paths.join(", ")}${more > 0 ? ` and ${more} more` : ""}`);
+        part.dataset.count = c.count;
+        return part;
+      });
+      if (!parts.length) parts.push(span("change none", "No file changed"));
+      parts.forEach((part, i) => box.append(...(i ? [" · ", part] : [part])));
+    } else if (g.status === "running" && g.order.length) {
+      box.append(span("change live", `Writing ${g.order.join(", ")}`));
+    } else if (!(g.status === "done" && g.version)) {
+      return null;
+    }
+    if (g.status === "done" && g.version) {
+      // What this turn changed, file by file, in the History tab (without changing the current version).
+      const changes = document.createElement("button");
+      changes.className = "link what-changed";
+      changes.textContent = "What changed";
+      changes.addEventListener("click", () => showChanges(g.version));
+      box.append(" ", changes);
+    }
+    return box;
+  }
+
+  function csrfToken() { return el("edit-bar").dataset.csrf; }
+
+  function postJSON(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body || {}),
+    }).then((r) => r.json().catch(() => ({})).then((data) => {
+      if (!r.ok) throw new Error(data.error || `${r.status} ${r.statusText}`);
+      return data;
+    }));
+  }
+
+  function editError(text) {
+    el("edit-error").hidden = !text;
+    el("edit-error").textContent = text || "";
+  }
+
+  // The bar above the file: Edit for a stored file of a finished answer; Save / Cancel while editing.
+  function renderEditBar(g) {
+    const bar = el("edit-bar");
+    if (editing) {
+      bar.hidden = false;
+      el("edit-state").textContent = `Editing ${editing.path} (from version ${editing.number || "?"})` +
+        (editing.saving ? " — saving…" : editing.dirty ? " — not saved" : "");
+      el("edit-file").hidden = true;
+      el("edit-save").hidden = el("edit-cancel").hidden = false;
+      el("edit-save").disabled = !!editing.saving || !editing.dirty;
+      el("editor").hidden = false;
+      el("file-view").hidden = true;
+      return;
+    }
+    el("editor").hidden = true;
+    el("file-view").hidden = false;
+    el("edit-save").hidden = el("edit-cancel").hidden = true;
+    el("edit-file").hidden = false;
+    const entry = g && selectedPath && g.manifest && g.manifest[selectedPath];
+    const editable = !!entry && g.status === "done" && !!g.version && g.writing === null;
+    bar.hidden = !editable;
+    if (!editable) return;
+    el("edit-state").textContent = "";
+    el("edit-file").disabled = !blobs.has(entry.sha256);
+    if (pendingLine && pendingLine.path === selectedPath && blobs.has(entry.sha256)) {
+      const line = pendingLine.line;
+      pendingLine = null;
+      startEditing(g, line);
+    }
+  }
+
+  function versionNumber(id) {
+    const v = versions.find((x) => x.id === id);
+    return v ? v.number : null;
+  }
+
+  function startEditing(g, line) {
+    editError("");
+    if (!editorLoaded()) { editError(EDITOR_MISSING); return; }
+    const entry = g.manifest[selectedPath];
+    if (!entry || !blobs.has(entry.sha256)) return;
+    const text = blobs.get(entry.sha256);
+    editing = { generation: g.id, version: g.version, path: selectedPath, original: text, dirty: false,
+                number: versionNumber(g.version) };
+    el("editor").replaceChildren();
+    el("editor").hidden = false;
+    editing.handle = window.KilnEditor.open(el("editor"), {
+      path: selectedPath, text,
+      onChange: (now) => { if (editing) { editing.dirty = now !== editing.original; renderEditBar(g); } },
+      onSave: () => saveEdit(),
+    });
+    renderEditBar(g);
+    if (line) editing.handle.goToLine(line); else editing.handle.focus();
+    if (!editing.number) {
+      getJSON(`/projects/${projectId}/versions/`).then((page) => {
+        versions = page.versions;
+        if (editing) { editing.number = versionNumber(editing.version); renderEditBar(g); }
+      }).catch(() => {});
+    }
+  }
+
+  function stopEditing() {
+    if (editing && editing.handle) editing.handle.destroy();
+    editing = null;
+    el("editor").replaceChildren();
+    editError("");
+    renderFiles();
+  }
+
+  function saveEdit() {
+    if (!editing || editing.saving || !editing.dirty) return;
+    editing.saving = true;
+    editError("");
+    renderEditBar(generations.get(selectedId));
+    const { version, path } = editing;
+    postJSON(`/projects/${projectId}/versions/${version}/edit/`, { path, content: editing.handle.getText() })
+      .then((data) => {
+        stopEditing();
+        const g = upsertGeneration(data.generation);
+        selectedId = g.id;
+        selectedPath = path;
+        follow(g);
+        versionsChanged();
+        render();
+      })
+      .catch((error) => {
+        if (editing) editing.saving = false;
+        editError(error.message);
+        renderEditBar(generations.get(selectedId));
+      });
+  }
+
+  // esbuild's errors come as "path:line:column: message"; each becomes a link that opens the file in
+  // the editor at that line.
+  const BUILD_ERROR = /^(\S+?):(\d+):(\d+): (.*)$/;
+
+  // Shown in a box of its own under the build's message (renderPreview redraws that one on every call).
+  const buildErrors = document.createElement("div");
+  buildErrors.id = "build-errors";
+  buildErrors.className = "build-message build-errors";
+  buildErrors.hidden = true;
+  el("build-message").after(buildErrors);
+
+  function renderBuildErrors(g, build) {
+    const failed = !!build && (build.status === "failed" || (build.status === "ready" && build.smoke_status === "failed"));
+    const text = !failed ? "" : build.status === "failed" ? (build.message || "") : (build.smoke_message || "");
+    const lines = text.split("\n");
+    const found = lines.map((line) => BUILD_ERROR.exec(line));
+    const askable = failed && g.kind === "edit" && !repairOf(g);
+    const shown = failed && (askable || found.some(Boolean));
+    buildErrors.hidden = !shown;
+    if (shown) el("build-message").hidden = true;
+    const key = shown ? `${g.id}:${build.id}:${askable}:${text}` : "";
+    if (buildErrors.__kilnKey === key) return; // unchanged: keep the buttons under the pointer
+    buildErrors.__kilnKey = key;
+    buildErrors.replaceChildren();
+    if (!shown) return;
+    lines.forEach((line, i) => {
+      const row = document.createElement("div");
+      const m = found[i];
+      if (!m) { row.textContent = line; buildErrors.append(row); return; }
+      row.className = "build-error";
+      const where = button(`${m[1]}, line ${m[2]}`, () => openAtLine(g, m[1], Number(m[2])), "link where");
+      where.dataset.path = m[1];
+      where.dataset.line = m[2];
+      row.append(where, ` (column ${m[3]}): ${m[4]}`);
+      buildErrors.append(row);
+    });
+    if (askable) {
+      const row = document.createElement("div");
+      row.className = "ask-fix";
+      row.append(span("muted", "Your edit is not sent to the model unless you ask. "),
+                 button("Ask the model to fix it", () => askForRepair(g), "ask-fix-button"));
+      buildErrors.append(row);
+    }
+  }
+
+  function repairOf(g) {
+    const turn = turns.get(g.turn);
+    return turn && turn.generationIds.some((id) => { const x = generations.get(id); return x && x.kind === "repair"; });
+  }
+
+  function openAtLine(g, path, line) {
+    showTab("files");
+    if (!g.manifest || !g.manifest[path]) return;
+    if (editing) stopEditing();
+    selectedPath = path;
+    pendingLine = { path, line };
+    renderFiles();
+  }
+
+  function askForRepair(g) {
+    postJSON(`/projects/${projectId}/generations/${g.id}/repair/`).then((data) => {
+      const repair = upsertGeneration(data.generation);
+      selectedId = repair.id;
+      follow(repair);
+      render();
+    }).catch((error) => alertBox(error.message));
+  }
+
+  el("edit-file").addEventListener("click", () => {
+    const g = generations.get(selectedId);
+    if (g) startEditing(g, null);
+  });
+  el("edit-cancel").addEventListener("click", () => {
+    if (editing && editing.dirty && !window.confirm(`Discard your changes to ${editing.path}?`)) return;
+    stopEditing();
+  });
+  el("edit-save").addEventListener("click", saveEdit);
 
   connect();
 })();
