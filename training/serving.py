@@ -84,6 +84,7 @@ class ModelServer:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.process: subprocess.Popen | None = None
         self.adapters: list[str] = []  # names of the adapters serve_registered loaded at start
+        self.failed_adapters: dict[str, str] = {}  # name -> why it could not be loaded
 
     def command(self) -> list[str]:
         return [
@@ -240,7 +241,13 @@ def serve_registered(*, port: int, log_path: Path | None = None, timeout_s: floa
     server.start(timeout_s=timeout_s)
     try:
         for version in registered_rounds(base):
-            load_adapter(server.base_url, version.name, Path(version.artifact_dir))
+            try:
+                load_adapter(server.base_url, version.name, Path(version.artifact_dir))
+            except ServingError as exc:
+                # One round whose folder went missing must not keep the base and the other rounds from
+                # serving; the caller reports it, and a request for that round gets vLLM's 404.
+                server.failed_adapters[version.name] = str(exc)
+                continue
             server.adapters.append(version.name)
     except BaseException:
         server.stop()

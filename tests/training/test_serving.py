@@ -50,6 +50,10 @@ base = ModelVersion.objects.create(name={base!r}, backend="kiln", artifact_dir={
                                    is_active=False, training={{"kind": "base"}})
 ModelVersion.objects.create(name={round!r}, backend="kiln", parent=base, artifact_dir={adapter_dir!r},
                             weight=0, is_active=False, training={{"kind": "round", "method": "sft"}})
+# A round whose adapter folder was deleted: the base and the other rounds are served all the same.
+ModelVersion.objects.create(name="kiln-tiny-round-gone", backend="kiln", parent=base,
+                            artifact_dir="/nonexistent", weight=0, is_active=False,
+                            training={{"kind": "round", "method": "dpo"}})
 """
 
 
@@ -180,7 +184,9 @@ def _stop(process):
 
 
 def test_serve_models_serves_the_newest_base_with_its_rounds_adapter(served):
-    assert f"Kiln's own model {BASE} served by vLLM at {served.base_url}" in served.output()
+    served_line = f"Kiln's own model {BASE} served by vLLM at {served.base_url}; adapters loaded: {ROUND} "
+    assert served_line in served.output()
+    assert "Round kiln-tiny-round-gone is not served: vLLM could not load the adapter" in served.output()
     models = httpx.get(f"{served.base_url}/models").json()["data"]
     assert [(m["id"], m["parent"]) for m in models] == [(BASE, None), (ROUND, BASE)]
     assert served_models(served.base_url) == [BASE, ROUND]

@@ -61,6 +61,8 @@ class Command(BaseCommand):
         server = None
         try:
             server = serve_registered(port=port)
+            for name, error in server.failed_adapters.items():
+                self.stderr.write(f"Round {name} is not served: {error}")
             self.stdout.write(f"Kiln's own model {base.name} served by vLLM at {server.base_url}; adapters "
                               f"loaded: {', '.join(server.adapters) or 'none'} (log: {server.log_path}). "
                               "Ctrl+C stops it.")
