@@ -199,32 +199,49 @@ class Row:
 def rows_for(signal: Signal, *, ids: IdHasher) -> list[Row]:
     """The rows `signal` becomes, as MAPPING says; an unknown signal is a bug, not something to skip.
 
-    The prompt and each completion are JSON-encoded once here; rows embed those bytes (orjson.Fragment)
-    and the deduplication key hashes them, so a 4 KB prompt is not encoded again for every row."""
+    What rows of one signal share is made once here: the prompt and each completion JSON-encoded (rows
+    embed those bytes as orjson.Fragments, and the deduplication key hashes them, so a 4 KB prompt is
+    not encoded again for every row), each answer's metadata, and the signal's own columns."""
     rule = MAPPING[(signal.kind, signal.name)]
     if not rule.yields:
         return []
     group = prompt_group(signal.group_prompt if signal.group_prompt is not None else signal.prompt)
     prompt = orjson.dumps(signal.prompt)
+    prompt_column = orjson.Fragment(prompt)
+    facts = {}
     for completion in signal.completions:
         completion.encoded = orjson.dumps(completion.messages)
-    decisions = [ids.decision_row(d) for d in signal.decisions]
+        facts[id(completion)] = completion.generation.as_row()
+    shared = {
+        "source": signal.name,
+        "review_status": signal.review_status,
+        "review_decisions": [ids.decision_row(d) for d in signal.decisions],
+        "prompt_group": group,
+        "created_at": signal.created_at.isoformat(),
+    }
+
+    def row(kind: str, data: dict, completions: tuple[Completion, ...]) -> Row:
+        first = completions[0].generation
+        data["generations"] = [facts[id(c)] for c in completions]
+        data["turn"] = ids.hash("turn", first.turn_id)
+        data["project"] = ids.hash("project", first.project_id)
+        data.update(shared)
+        return Row(kind, data, group, dedup_key(prompt, *(c.encoded for c in completions)))
+
     rows = []
     for made in rule.yields:
         if made.what == CHOSEN_OVER_REJECTED:
             chosen, rejected = signal.completions
-            data = {"prompt": orjson.Fragment(prompt), "chosen": orjson.Fragment(chosen.encoded),
-                    "rejected": orjson.Fragment(rejected.encoded)}
-            rows.append(_row(PREFERENCE, data, signal, (chosen, rejected), group, ids, prompt, decisions))
+            rows.append(row(PREFERENCE, {"prompt": prompt_column, "chosen": orjson.Fragment(chosen.encoded),
+                                         "rejected": orjson.Fragment(rejected.encoded)}, (chosen, rejected)))
         elif made.kind == KTO:
             for completion in signal.completions:
-                data = {"prompt": orjson.Fragment(prompt), "completion": orjson.Fragment(completion.encoded),
-                        "label": made.what == DESIRABLE}
-                rows.append(_row(KTO, data, signal, (completion,), group, ids, prompt, decisions))
+                rows.append(row(KTO, {"prompt": prompt_column, "completion": orjson.Fragment(completion.encoded),
+                                      "label": made.what == DESIRABLE}, (completion,)))
         else:
             completion = signal.completions[0]
-            rows.append(_row(SFT, {"messages": orjson.Fragment(_concat_lists(prompt, completion.encoded))}, signal,
-                             (completion,), group, ids, prompt, decisions))
+            rows.append(row(SFT, {"messages": orjson.Fragment(_concat_lists(prompt, completion.encoded))},
+                            (completion,)))
     return rows
 
 
@@ -233,22 +250,6 @@ def _concat_lists(left: bytes, right: bytes) -> bytes:
     if left == b"[]" or right == b"[]":
         return right if left == b"[]" else left
     return left[:-1] + b"," + right[1:]
-
-
-def _row(kind: str, data: dict, signal: Signal, completions: tuple[Completion, ...], group: str,
-         ids: IdHasher, prompt: bytes, decisions: list[dict]) -> Row:
-    first = completions[0].generation
-    data.update({
-        "generations": [c.generation.as_row() for c in completions],
-        "turn": ids.hash("turn", first.turn_id),
-        "project": ids.hash("project", first.project_id),
-        "source": signal.name,
-        "review_status": signal.review_status,
-        "review_decisions": decisions,
-        "prompt_group": group,
-        "created_at": signal.created_at.isoformat(),
-    })
-    return Row(kind, data, group, dedup_key(prompt, *(c.encoded for c in completions)))
 
 
 class IdHasher:

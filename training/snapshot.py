@@ -11,6 +11,7 @@ the clock, and the manifest records the git commit of the code that wrote them.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -180,6 +181,15 @@ class SeenRows:
 # thread's arena for reuse, which measured here as ~40 MB more peak RSS for the same export.
 _MEMORY_POOL = pa.system_memory_pool()
 
+# glibc's malloc keeps the pages freed by Arrow's parsing threads in per-thread arenas, fragmented:
+# without trimming, RSS crept up by ~50 MB over a 100k-pair export. malloc_trim(0) hands free pages of
+# every arena back to the kernel; every TRIM_EVERY batches it costs well under 1 % of the writer's time.
+TRIM_EVERY = 8
+try:
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):  # not glibc: nothing to trim
+    _malloc_trim = None
+
 
 # Min/max statistics only where a reader can use them (short metadata columns). On the message texts
 # they are kilobytes per row group, kept in the writer's memory until the file closes: with them, peak
@@ -196,9 +206,13 @@ class BackgroundWriter:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-writer")
         self.pending: deque[Future] = deque()
         self.max_pending = max_pending
+        self.submitted = 0
 
     def submit(self, fn, *args) -> None:
         self.pending.append(self.pool.submit(fn, *args))
+        self.submitted += 1
+        if _malloc_trim is not None and self.submitted % TRIM_EVERY == 0:
+            self.pending.append(self.pool.submit(_malloc_trim, 0))
         while len(self.pending) > self.max_pending:
             self.pending.popleft().result()
 
