@@ -24,6 +24,11 @@ Choices, kept simple on purpose:
   *good* side (SFT's answer, DPO's chosen, a KTO positive) cannot be cut to a spec is dropped; a *bad*
   side (DPO's rejected, a KTO negative) that cannot be cut is kept as written, since what was wrong with
   it is the lesson. The counts are in `round.json` (`rows`).
+- **GRPO** samples at temperature 0.5 (see `Hyperparameters.temperature`), `num_generations` answers per
+  prompt; an answer that reached `max_completion_length` without the end-of-turn token is scored as cut
+  off (reward 0), as Kiln scores an answer the model server stopped at its token limit. `sandbox=True`
+  (`--sandbox`) also builds and smoke-tests each distinct valid app (about 12 s each here); off by default.
+- **CPU threads**: one when the machine is already busy, else torch's default (`cpu_threads`, measured).
 - **Per step**: the trainer's loss (and GRPO's mean reward as Kiln's scorer computed it, with a few
   sampled completions and their scores, so a reader can check a reward by hand).
 - **Peak RSS** is the process's (`resource.getrusage`), so it includes the imports and anything the
@@ -306,11 +311,15 @@ def _lora(params: Hyperparameters, parent_adapter: Path | None):
 
 
 def _common_args(params: Hyperparameters, scratch: str, progress: bool) -> dict:
+    import torch
+
+    # Without a GPU, TRL must be told to use the CPU and not bf16 (platform notes); with one (not yet tried
+    # here) it trains there, in float32 like the CPU. Checkpointing only slows a model this small.
     return {
         "output_dir": scratch, "max_steps": params.steps, "per_device_train_batch_size": params.batch_size,
-        "learning_rate": params.lr, "use_cpu": True, "bf16": False, "gradient_checkpointing": False,
-        "logging_steps": 1, "report_to": [], "save_strategy": "no", "disable_tqdm": not progress,
-        "seed": params.seed,
+        "learning_rate": params.lr, "use_cpu": not torch.cuda.is_available(), "bf16": False,
+        "gradient_checkpointing": False, "logging_steps": 1, "report_to": [], "save_strategy": "no",
+        "disable_tqdm": not progress, "seed": params.seed,
     }
 
 
