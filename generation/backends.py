@@ -77,15 +77,20 @@ class OpenAICompatibleBackend:
     def __init__(self, model_version: ModelVersion):
         self.model = model_version.request_model_name
         self.client = _client(model_version.base_url, settings.MODEL_API_KEY, settings.MODEL_TIMEOUT_S)
+        # Kiln's own models are served with a short context (1,024 tokens on the CPU), and vLLM refuses a
+        # max_tokens the context cannot hold: left out, it answers until the context is full, and the
+        # answer still ends with finish_reason "length" when it was cut off.
+        self.default_max_tokens = None if model_version.backend == ModelVersion.Backend.KILN else settings.MODEL_MAX_TOKENS
 
     def stream(self, messages: list[dict], *, seed: int, max_tokens: int | None = None) -> ModelStream:
+        limit = max_tokens or self.default_max_tokens
         return ModelStream(
             self.client.chat.completions.with_streaming_response.create(
                 model=self.model,
                 messages=messages,
                 stream=True,
                 stream_options={"include_usage": True},
-                max_tokens=max_tokens or settings.MODEL_MAX_TOKENS,
+                **({"max_tokens": limit} if limit else {}),
                 seed=seed,
             )
         )
