@@ -5,8 +5,8 @@ from feedback.models import Feedback, PreferencePair, ReviewDecision
 
 @admin.register(Feedback)
 class FeedbackAdmin(admin.ModelAdmin):
-    list_display = ("id", "verdict", "reason", "user", "generation", "project", "created_at")
-    list_filter = ("verdict", "created_at")
+    list_display = ("id", "verdict", "from_staff", "reason", "user", "generation", "project", "created_at")
+    list_filter = ("verdict", "from_staff", "created_at")
     search_fields = ("reason", "comment", "generation__turn__prompt", "user__username")
     raw_id_fields = ("generation",)
     list_select_related = ("user", "generation__turn__project")

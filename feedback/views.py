@@ -93,6 +93,7 @@ def item(request, kind, item_id):
             sides=[selectors.side(pair.chosen_generation), selectors.side(pair.rejected_generation)],
             prompt=selectors.conversation(pair.prompt), decisions=selectors.decisions_of(pair=pair),
             voter=selectors.user_hash(pair.feedback.user_id) if pair.feedback else "",
+            staff_vote=bool(pair.feedback and pair.feedback.from_staff),
         )
     elif kind == selectors.GENERATION:
         generation = selectors.generation_for_review(item_id)

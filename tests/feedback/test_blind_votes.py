@@ -54,6 +54,8 @@ def test_the_page_hides_the_model_versions_until_the_vote(client, staff, compari
     assert (vote.user, vote.verdict, vote.generation_id) == (staff, "pick", right)
     pair = PreferencePair.objects.get(feedback=vote)
     assert (pair.chosen_generation_id, pair.rejected_generation_id, pair.source) == (right, left, "pick")
+    # In the review queue, the pair says whose vote it was.
+    assert 'id="staff-vote"' in client.get(f"/review/pair/{pair.id}/").content.decode()
 
 
 def test_the_leaderboard_counts_staff_votes_ties_as_half_and_both_bad_not_at_all(client, staff, comparisons):
