@@ -172,6 +172,11 @@ def test_the_versions_side_by_side_match_the_database(client, staff, seeded):
 
     versions = list(ModelVersion.objects.filter(generations__isnull=False).distinct().order_by("name"))
     assert len(versions) == 4  # the default version wrote nothing: not shown
+    kinds = re.findall(r"<th>(.*?)</th>", page[page.index('id="negatives-table"'):].split("</thead>")[0])[1:-1]
+    totals = {v.name: sum(expected(v)["tally"]["negatives"].values(), Counter()) for v in versions}
+    assert table(page, "negatives")[0] == [[name, *(str(c[k]) for k in kinds), str(sum(c.values()))]
+                                           for name, c in totals.items()]
+    assert set(kinds) == {k for c in totals.values() for k in c}
     for panel in PANELS:
         if panel == "negatives":
             continue
