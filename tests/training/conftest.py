@@ -1,16 +1,21 @@
 """Rows of the database as the platform would leave them after users voted and the sandbox scored."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from builder.models import AppVersion, Turn
 from feedback.models import Feedback, PreferencePair
 from generation.models import Generation, ModelVersion, OutputDefect
 from generation.prompts import build_messages
+from sandbox import docker_driver
+from sandbox.image import ensure_runtime_image
 from sandbox.models import Build
+from training.corpus import target_text, training_items
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +101,30 @@ def read_rows(out: Path, fmt: str, splits=("train", "test")) -> list[dict]:
         path = out / fmt / f"{split}.jsonl"
         rows += [json.loads(line) for line in path.read_text().splitlines()]
     return rows
+
+
+@pytest.fixture
+def voted_snapshot(platform, tmp_path):
+    """What users leave behind, exported: on six prompts, a pick, an accept and a reject between the
+    offline model's whole app and a broken answer (app.json cut off)."""
+    for item in training_items(6, seed=5, follow_up_share=0.0):
+        turn = platform.turn(item.prompt)
+        good = platform.answer(turn, text=target_text(item, target="full"))
+        bad = platform.answer(turn, text=f"Here is your {item.noun} app.\n<file path=\"app.json\">\n{{\"name\": ")
+        platform.pair("pick", chosen=good, rejected=bad, feedback=platform.vote(good, "pick"))
+        platform.vote(good, "accept")
+        platform.vote(bad, "reject")
+    out = tmp_path / "snapshot"
+    export(out, "--holdout", "0")
+    return out
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """The real runtime image and a sandbox folder of the module's own; smoke test on, no warm pool."""
+    ensure_runtime_image()
+    path = tmp_path_factory.mktemp("sbx")  # short: a Unix socket path must fit in 108 bytes
+    with override_settings(SANDBOX_DIR=path, SMOKE_TEST=True, PREVIEW_POOL_SIZE=0):
+        yield path
+    docker_driver.remove_all_for_instance()
+    shutil.rmtree(path, ignore_errors=True)

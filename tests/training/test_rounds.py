@@ -59,22 +59,6 @@ def base(base_dir):
     )
 
 
-@pytest.fixture
-def snapshot(platform, tmp_path):
-    """Votes on real answers of the offline model, exported: whole apps Kiln's full prompt asked for
-    (the round cuts them to specs for the spec-mode base), and broken answers."""
-    for item in training_items(6, seed=5, follow_up_share=0.0):
-        turn = platform.turn(item.prompt)
-        good = platform.answer(turn, text=target_text(item, target="full"))
-        bad = platform.answer(turn, text=f"Here is your {item.noun} app.\n<file path=\"app.json\">\n{{\"name\": ")
-        platform.pair("pick", chosen=good, rejected=bad, feedback=platform.vote(good, "pick"))
-        platform.vote(good, "accept")
-        platform.vote(bad, "reject")
-    out = tmp_path / "snapshot"
-    export(out, "--holdout", "0")
-    return out
-
-
 def read_round(version) -> dict:
     return json.loads(Path(version.training["round_json"]).read_text(encoding="utf-8"))
 
@@ -104,11 +88,11 @@ def assert_registered(version, base, method, steps):
     return record
 
 
-def test_a_kto_round_on_a_snapshot_trains_an_adapter_and_registers_it(base, base_dir, snapshot, tmp_path):
-    version = train_round(base, method="kto", snapshot=snapshot, out_dir=tmp_path / "round", steps=2, lr=1e-3,
+def test_a_kto_round_on_a_snapshot_trains_an_adapter_and_registers_it(base, base_dir, voted_snapshot, tmp_path):
+    version = train_round(base, method="kto", snapshot=voted_snapshot, out_dir=tmp_path / "round", steps=2, lr=1e-3,
                           progress=False, **FAST)
     record = assert_registered(version, base, "kto", steps=2)
-    manifest_sha256 = hashlib.sha256((snapshot / "manifest.json").read_bytes()).hexdigest()
+    manifest_sha256 = hashlib.sha256((voted_snapshot / "manifest.json").read_bytes()).hexdigest()
     assert record["snapshot"]["manifest_sha256"] == version.training["snapshot_sha256"] == manifest_sha256
     assert record["hyperparameters"]["lr"] == 1e-3 and record["hyperparameters"]["lora"]["r"] == 8
     # Six good answers (whole apps, cut to specs) and six broken ones (kept as negatives).
@@ -116,18 +100,18 @@ def test_a_kto_round_on_a_snapshot_trains_an_adapter_and_registers_it(base, base
     assert lora_b_norm(load_adapter(base_dir, version)) > 0
 
 
-def test_snapshot_rows_are_cut_to_the_spec_prompt_and_answer_of_a_spec_model(snapshot):
+def test_snapshot_rows_are_cut_to_the_spec_prompt_and_answer_of_a_spec_model(voted_snapshot):
     from generation.prompts import SPEC_SYSTEM_PROMPT
     from training.rounds import snapshot_rows
 
-    dataset, counts = snapshot_rows(snapshot, "sft", mode="spec")
+    dataset, counts = snapshot_rows(voted_snapshot, "sft", mode="spec")
     assert counts == {"read": 6, "kept": 6}
     for row in dataset:
         system, user, answer = row["messages"]
         assert system["content"] == SPEC_SYSTEM_PROMPT and "## Request" not in user["content"]
         # A spec answer: only app.json, and the answer is worth the full reward for its prompt.
         assert answer["content"].count("<file ") == 1 and 'path="app.json"' in answer["content"]
-    dataset, counts = snapshot_rows(snapshot, "dpo", mode="spec")
+    dataset, counts = snapshot_rows(voted_snapshot, "dpo", mode="spec")
     assert counts["kept"] == 6 and all('<file path="app.json">' in r["rejected"][0]["content"] for r in dataset)
 
 
@@ -181,14 +165,14 @@ def test_grpo_rewards_each_step_with_kilns_scorer(base, base_dir, tmp_path):
     load_adapter(base_dir, version)
 
 
-def test_an_sft_round_then_a_dpo_round_on_it_through_the_command(base, base_dir, snapshot, tmp_path):
-    first = train_round(base, method="sft", snapshot=snapshot, out_dir=tmp_path / "r1", steps=2, lr=1e-3,
+def test_an_sft_round_then_a_dpo_round_on_it_through_the_command(base, base_dir, voted_snapshot, tmp_path):
+    first = train_round(base, method="sft", snapshot=voted_snapshot, out_dir=tmp_path / "r1", steps=2, lr=1e-3,
                         progress=False, **FAST)
     assert assert_registered(first, base, "sft", steps=2)["rows"] == {"read": 6, "kept": 6}
     first_norm = lora_b_norm(load_adapter(base_dir, first))
     assert first_norm > 0
     # A round of a round trains the parent's adapter further.
-    call_command("train_round", "--base", first.name, "--method", "dpo", "--snapshot", str(snapshot), "--steps", "2",
+    call_command("train_round", "--base", first.name, "--method", "dpo", "--snapshot", str(voted_snapshot), "--steps", "2",
                  "--lr", "1e-3", "--out", str(tmp_path / "r2"), "--no-progress", "--max-length", "512")
     second = ModelVersion.objects.get(parent=first)
     assert second.name == "tiny-spec-sft-1-dpo-1"

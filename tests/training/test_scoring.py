@@ -3,15 +3,12 @@ and the ways a model's answer goes wrong, each scored lower than a right one, fo
 would see (generation.protocol's issues, the spec Kiln cannot render, the wrong thing built)."""
 
 import json
-import shutil
 
 import pytest
-from django.test import override_settings
 
 from generation import protocol
 from generation.specs import expand_spec
 from sandbox import docker_driver
-from sandbox.image import ensure_runtime_image
 from training import scoring
 from training.corpus import target_text, training_items
 from training.scoring import NOT_A_SPEC, WEIGHTS, Score, field_f1, score_answer
@@ -137,17 +134,6 @@ def test_a_refused_answer_counts_as_a_failed_build_when_the_sandbox_is_in_the_lo
     item = ITEMS[0]
     score = score_answer(item, "no files here", sandbox=True)
     assert (score.build_passed, score.smoke_passed, score.reward) == (False, False, 0.0)
-
-
-@pytest.fixture
-def sandbox(tmp_path_factory):
-    """The real runtime image and a sandbox folder of this test's own; smoke test on, no warm pool."""
-    ensure_runtime_image()
-    path = tmp_path_factory.mktemp("sbx")  # short: a Unix socket path must fit in 108 bytes
-    with override_settings(SANDBOX_DIR=path, SMOKE_TEST=True, PREVIEW_POOL_SIZE=0):
-        yield path
-    docker_driver.remove_all_for_instance()
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.django_db
