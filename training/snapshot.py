@@ -12,6 +12,7 @@ the clock, and the manifest records the git commit of the code that wrote them.
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import json
 import os
@@ -297,6 +298,11 @@ def export_snapshot(*, out: Path, options: ExportOptions, progress: Progress | N
         raise FileExistsError(OUT_NOT_EMPTY.format(path=out))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    # The export makes millions of short-lived objects, so Python's cyclic GC runs thousands of times,
+    # and its older generations walked the ~180k objects Django and the imports had made before: at
+    # 100k pairs, 8.8 of the main thread's 33 CPU-seconds went to GC, 2.2 with those objects frozen
+    # (measured). Unfreezing hands them back to the collector afterwards.
+    gc.freeze()
     try:
         stats, digests = _write_rows(staging, options, progress)
         manifest = _write_card_and_manifest(staging, options, stats, digests)
@@ -304,6 +310,7 @@ def export_snapshot(*, out: Path, options: ExportOptions, progress: Progress | N
             out.rmdir()
         os.replace(staging, out)
     finally:
+        gc.unfreeze()
         if staging.exists():
             shutil.rmtree(staging)
     return manifest
