@@ -99,8 +99,13 @@ def _joined(prefix: str, fields: tuple[str, ...]) -> list[str]:
     return [f"{prefix}__{name}" for name in fields]
 
 
-def _unjoined(row: dict, prefix: str, fields: tuple[str, ...]) -> dict:
-    return {name: row[f"{prefix}__{name}"] for name in fields}
+def _unjoiner(prefix: str, fields: tuple[str, ...]):
+    """A function that takes the joined `prefix__name` columns of a row as a dict of `name`s."""
+    get = itemgetter(*_joined(prefix, fields))
+
+    def unjoined(row: dict) -> dict:
+        return dict(zip(fields, get(row)))
+    return unjoined
 
 
 def _answers(queryset: QuerySet) -> QuerySet:
@@ -150,8 +155,9 @@ def verdicts(window: Window) -> QuerySet:
 
 
 def verdict_signals(window: Window) -> Iterator[list[Signal]]:
+    unjoined = _unjoiner("generation", _ANSWER_FIELDS)
     for chunk in _chunks(verdicts(window)):
-        judged = [_with_request(_unjoined(f, "generation", _ANSWER_FIELDS), f["request_json"]) for f in chunk]
+        judged = [_with_request(unjoined(f), f["request_json"]) for f in chunk]
         candidates = _turn_candidates({g["turn_id"] for f, g in zip(chunk, judged) if f["verdict"] == "both_bad"})
         texts = {**{g["id"]: g for g in judged}, **{g["id"]: g for gens in candidates.values() for g in gens}}
         facts, _builds = facts_of(texts.values())
@@ -168,7 +174,7 @@ def verdict_signals(window: Window) -> Iterator[list[Signal]]:
                 group = [generation]
             signals.append(Signal(
                 kind=VERDICT, name=feedback["verdict"], prompt=generation["request_messages"],
-                completions=tuple(Completion(facts[g["id"]], answer_messages(g["raw_output"])) for g in group),
+                completions=tuple([Completion(facts[g["id"]], answer_messages(g["raw_output"])) for g in group]),
                 review_status=reviews.get(feedback["id"], PENDING), created_at=feedback["created_at"],
                 group_prompt=origins.get(generation["id"]), decisions=decisions.get(feedback["id"], []),
             ))
