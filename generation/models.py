@@ -29,7 +29,9 @@ class ModelVersion(models.Model):
     output_mode = models.CharField(max_length=10, choices=OutputMode.choices, default=OutputMode.FULL)
     # Kiln's own models: a round's base (or parent round), the folder of its weights or adapter, and how
     # it was made ({"kind": "base"|"round", "method", "snapshot_sha256", ...}).
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     artifact_dir = models.CharField(max_length=500, blank=True)
     training = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -33,10 +33,8 @@ from transformers import (  # noqa: E402
     TrainerCallback,
 )
 
-from generation import protocol  # noqa: E402
-from generation.specs import spec_plan  # noqa: E402
 from generation.models import ModelVersion  # noqa: E402
-from training import corpus  # noqa: E402
+from training import corpus, scoring  # noqa: E402
 from training.tokenizer import train_tokenizer  # noqa: E402
 
 MAX_LENGTH = 1024  # the context the model is trained and served with (vLLM --max-model-len)
@@ -76,10 +74,11 @@ UNKNOWN_SIZE = "Unknown size {size!r}: choose one of {choices}."
 
 def chat_rows(items: list[corpus.PromptItem], target: str) -> list[dict]:
     """TRL's conversational rows: the item's messages and the offline model's answer."""
-    return [
-        {"messages": [*item.messages, {"role": "assistant", "content": corpus.target_text(item, target=target)}]}
-        for item in items
-    ]
+    rows = []
+    for item in items:
+        answer = corpus.target_text(item, target=target)
+        rows.append({"messages": [*item.messages, {"role": "assistant", "content": answer}]})
+    return rows
 
 
 def _texts(rows: list[dict]) -> list[str]:
@@ -185,7 +184,10 @@ def bootstrap(
             dataloader_num_workers=0,
         )
         trainer = trl.SFTTrainer(
-            model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer,
+            model=model,
+            args=args,
+            train_dataset=datasets.Dataset.from_list(rows),
+            processing_class=tokenizer,
             callbacks=[_StopAfter(started + max_minutes * 60)] if max_minutes else None,
         )
         trainer.train()
@@ -200,7 +202,7 @@ def bootstrap(
 
     held_out = corpus.held_out_items(eval_n, seed=seed) if eval_n else []
     evaluation = evaluate_answers(model, tokenizer, held_out, target=target) if held_out else {}
-    seen = items[: min(eval_n, 20)]  # memorised or learned: the same measure on prompts it trained on
+    seen = items[: min(eval_n, 10)]  # memorised or learned: the same measure on prompts it trained on
     on_training = evaluate_answers(model, tokenizer, seen, target=target) if seen else {}
 
     summary = {
@@ -255,8 +257,9 @@ class _StopAfter(TrainerCallback):
 
 
 def generate_answers(model, tokenizer, items: list[corpus.PromptItem], *, target: str = "spec",
-                     batch_size: int = 16) -> list[str]:
-    """Greedy answers to the items' messages, as a served model would write them."""
+                     batch_size: int = 16) -> list[tuple[str, str]]:
+    """Greedy answers to the items' messages, as a served model would write them: (text, finish
+    reason), "length" when it had not ended within MAX_NEW_TOKENS."""
     model.eval()
     tokenizer.padding_side = "left"
     answers = []
@@ -272,44 +275,32 @@ def generate_answers(model, tokenizer, items: list[corpus.PromptItem], *, target
                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
             )
         for row in out:
-            answers.append(tokenizer.decode(row[encoded["input_ids"].shape[1]:], skip_special_tokens=True))
+            written = row[encoded["input_ids"].shape[1]:]
+            finish = "stop" if (written == tokenizer.eos_token_id).any() else "length"
+            answers.append((tokenizer.decode(written, skip_special_tokens=True), finish))
     tokenizer.padding_side = "right"
     return answers
 
 
-def judge(item: corpus.PromptItem, answer: str) -> dict:
-    """Whether an answer is a valid spec (it parses, with an app.json the writer can render), names the
-    item's entity first, and the F1 of its main entity's fields against the expected ones."""
-    parsed = protocol.parse(answer, "stop")
-    try:
-        data = json.loads(parsed.files.get("app.json", ""))
-    except ValueError:
-        data = None
-    valid = not parsed.has_fatal and data is not None and spec_plan(data) is not None
-    entities = list((data or {}).get("entities") or {}) if isinstance(data, dict) else []
-    main = entities[0] if entities else None
-    fields = set()
-    if main is not None and isinstance(data["entities"][main], dict):
-        fields = set((data["entities"][main].get("fields") or {}))
-    expected = set(item.fields)
-    hits = len(fields & expected)
-    f1 = 2 * hits / (len(fields) + len(expected)) if fields or expected else 1.0
-    return {"valid": valid, "entity_right": main == item.entity, "field_f1": f1}
-
-
 def evaluate_answers(model, tokenizer, items: list[corpus.PromptItem], *, target: str = "spec") -> dict:
+    """Greedy answers to `items`, scored by Kiln's own scorer (training.scoring, no sandbox)."""
     started = time.monotonic()
     answers = generate_answers(model, tokenizer, items, target=target)
-    verdicts = [judge(item, answer) for item, answer in zip(items, answers, strict=True)]
-    n = len(verdicts)
+    scores = [
+        scoring.score_answer(item, text, mode=target, finish_reason=finish)
+        for item, (text, finish) in zip(items, answers, strict=True)
+    ]
+    n = len(scores)
     examples = random.Random(0).sample(range(n), min(3, n))
     return {
         "n": n,
-        "entity_accuracy": round(sum(v["entity_right"] for v in verdicts) / n, 3),
-        "valid_spec_rate": round(sum(v["valid"] for v in verdicts) / n, 3),
-        "field_f1": round(sum(v["field_f1"] for v in verdicts) / n, 3),
+        "entity_accuracy": round(sum(s.entity_right for s in scores) / n, 3),
+        "valid_spec_rate": round(sum(s.valid for s in scores) / n, 3),
+        "field_f1": round(sum(s.field_f1 for s in scores) / n, 3),
+        "mean_reward": round(sum(s.reward for s in scores) / n, 3),
+        "cut_off": sum(1 for _, finish in answers if finish == "length"),
         "seconds": round(time.monotonic() - started, 1),
-        "examples": [{"prompt": items[i].prompt, "expected": items[i].entity, "answer": answers[i][:600]}
+        "examples": [{"prompt": items[i].prompt, "expected": items[i].entity, "answer": answers[i][0][:600]}
                      for i in examples],
     }
 
@@ -325,7 +316,8 @@ def register_base(out_dir: Path | str, *, name: str, target: str = "spec") -> Mo
     summary_path = out_dir / "bootstrap.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     training = {"kind": "base", "method": "sft", "base_dir": str(out_dir)}
-    training.update({k: summary[k] for k in ("size", "target", "parameters", "steps", "held_out") if k in summary})
+    kept = ("size", "target", "parameters", "steps", "held_out")
+    training.update({key: summary[key] for key in kept if key in summary})
     return ModelVersion.objects.create(
         name=name,
         backend=ModelVersion.Backend.KILN,

@@ -169,7 +169,7 @@ def _make(rng: random.Random, nouns: tuple[str, ...], follow_up_share: float) ->
     noun = rng.choice(nouns)
     prompt = _first_prompt(rng, noun)
     messages = spec_messages(prompt)
-    first = _cut(responder.respond(messages, seed=0), {})
+    first = _answer_app_json(responder.respond(messages, seed=0), {})
     if first is None:
         return None
     item = _item(prompt, noun, messages, first[1])
@@ -180,14 +180,10 @@ def _make(rng: random.Random, nouns: tuple[str, ...], follow_up_share: float) ->
     old = rng.choice([f for f in item.fields if f != "name"] or ["name"])
     request = rng.choice(FOLLOW_UPS).format(field=rng.choice(FIELDS), old=old.replace("_", " "), one=noun)
     messages = spec_messages(request, app_json=app_json)
-    after = _cut(responder.respond(messages, seed=0), {"app.json": app_json})
+    after = _answer_app_json(responder.respond(messages, seed=0), {"app.json": app_json})
     if after is None or after[1] == first[1]:
         return None  # the blueprint changed nothing in app.json: not a spec-mode follow-up
     return _item(request, noun, messages, after[1])
-
-
-def _cut(answer: str, base: dict[str, str]) -> tuple[str, dict] | None:
-    return _answer_app_json(answer, base)
 
 
 def _items(n: int, nouns: tuple[str, ...], seed: int, follow_up_share: float) -> list[PromptItem]:
@@ -197,7 +193,7 @@ def _items(n: int, nouns: tuple[str, ...], seed: int, follow_up_share: float) ->
     while len(items) < n:
         attempts += 1
         if attempts > 3 * n + 100:
-            raise RuntimeError(f"the blueprint read only {len(items)} of {attempts} generated prompts as meant")
+            raise RuntimeError(f"the blueprint read {len(items)} of {attempts} generated prompts as meant")
         item = _make(rng, nouns, follow_up_share)
         if item is not None:
             items.append(item)

@@ -103,7 +103,8 @@ def test_a_spec_answer_becomes_a_whole_app_that_builds_and_runs(
     assert list(written) == ["app.json"]
     assert "Zorblat" in first.explanation
     files = first.app_version.files()
-    assert {"app.json", "index.html", "src/main.jsx", "src/App.jsx", "src/api.js", "src/styles.css"} <= set(files)
+    whole_app = {"app.json", "index.html", "src/main.jsx", "src/App.jsx", "src/api.js", "src/styles.css"}
+    assert whole_app <= set(files)
     assert files["app.json"] == written["app.json"]
     assert list(json.loads(files["app.json"])["entities"]) == ["Zorblat"]
     assert first.completion_tokens < 400  # a spec, not 5,500 tokens of code
@@ -131,7 +132,8 @@ def test_a_spec_kiln_cannot_render_fails_with_a_message_and_keeps_nothing(
 ):
     server, version = spec_model
     server.answer = lambda messages, seed=None: (
-        'Here it is.\n<file path="app.json">\n{"name": "Zorblats", "entities": {"zorblat": {"fields": {}}}}\n</file>\n'
+        'Here it is.\n<file path="app.json">\n'
+        '{"name": "Zorblats", "entities": {"zorblat": {"fields": {}}}}\n</file>\n'
     )
 
     generation = run_turn(turn_for(project, version, PROMPT), django_capture_on_commit_callbacks)
@@ -144,14 +146,17 @@ def test_a_spec_kiln_cannot_render_fails_with_a_message_and_keeps_nothing(
 
 def test_expand_spec_renders_the_writer_app_and_refuses_what_is_not_a_spec():
     app_json = json.dumps({"name": "Quimbles", "entities": {"Quimble": {"fields": {
-        "title": {"type": "string", "required": True}, "size": {"type": "enum", "values": ["S", "M", "L"]}}}}})
+        "title": {"type": "string", "required": True},
+        "size": {"type": "enum", "values": ["S", "M", "L"]}}}}})
 
     files = expand_spec({"app.json": app_json}, seed=1)
 
     assert files["app.json"] == app_json
     assert '"Quimble"' in files["src/App.jsx"] and '"size"' in files["src/App.jsx"]
-    assert expand_spec({"app.json": app_json}, seed=2)["src/styles.css"] != files["src/styles.css"]  # another candidate
-    for broken in ["", "[]", '{"entities": {}}', '{"entities": {"Quimble": {"fields": {"x": {"type": "enum"}}}}}',
+    another_candidate = expand_spec({"app.json": app_json}, seed=2)
+    assert another_candidate["src/styles.css"] != files["src/styles.css"]
+    for broken in ["", "[]", '{"entities": {}}',
+                   '{"entities": {"Quimble": {"fields": {"x": {"type": "enum"}}}}}',
                    '{"entities": {"Quimble": {"fields": {"owner": {"type": "reference", "entity": "Person"}}}}}']:
         assert expand_spec({"app.json": broken}, seed=1) is None, broken
     assert expand_spec({"src/App.jsx": "x"}, seed=1) is None

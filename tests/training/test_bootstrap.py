@@ -25,8 +25,8 @@ def test_the_tiny_bootstrap_saves_a_model_that_loads_offline_and_registers_it(tm
     out = tmp_path / "kiln-tiny"
     started = time.monotonic()
 
-    call_command("bootstrap_model", "--size", "tiny", "--target", "spec", "--out", str(out), "--name", "kiln-tiny",
-                 verbosity=0)
+    call_command("bootstrap_model", "--size", "tiny", "--target", "spec", "--out", str(out),
+                 "--name", "kiln-tiny", verbosity=0)
 
     seconds = time.monotonic() - started
     print(f"tiny bootstrap: {seconds:.0f} s")
@@ -46,14 +46,16 @@ def test_the_tiny_bootstrap_saves_a_model_that_loads_offline_and_registers_it(tm
     tokenizer = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.vocab_size == len(tokenizer)
-    assert tokenizer.eos_token == "<|im_end|>" and model.generation_config.eos_token_id == tokenizer.eos_token_id
+    assert tokenizer.eos_token == "<|im_end|>"
+    assert model.generation_config.eos_token_id == tokenizer.eos_token_id
 
     # The chat template marks exactly the answer (and its end token) for assistant-only loss, and the
     # prompt alone is a prefix of prompt + answer.
     messages = spec_messages("Track my zorblats")
     answer = "I built it.\n<file path=\"app.json\">\n{}\n</file>"
     full = [*messages, {"role": "assistant", "content": answer}]
-    rendered = tokenizer.apply_chat_template(full, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    rendered = tokenizer.apply_chat_template(full, tokenize=True, return_dict=True,
+                                             return_assistant_tokens_mask=True)
     marked = [t for t, m in zip(rendered["input_ids"], rendered["assistant_masks"], strict=True) if m]
     assert tokenizer.decode(marked) == answer + "<|im_end|>"
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -78,8 +80,10 @@ def test_a_name_taken_is_refused(tmp_path):
 
 
 def test_the_tokenizer_round_trips_text_and_splits_first_letters(tmp_path):
-    prompts = ["Track my zorblats with a colour, a weight and a purchase date", "Plantes: nom, arrosage, lumière",
-               "a café menu — naïve 😀 prices\twith tabs\r\nand CRLF", "Each quimble has a rating and notes"]
+    prompts = ["Track my zorblats with a colour, a weight and a purchase date",
+               "Plantes: nom, arrosage, lumière",
+               "a café menu — naïve 😀 prices\twith tabs\r\nand CRLF",
+               "Each quimble has a rating and notes"]
     answers = [respond(spec_messages(p), seed=0) for p in prompts]
     app_jsons = [parse(a).files["app.json"] for a in answers]
     tokenizer = train_tokenizer(answers + prompts, tmp_path / "tok", vocab_size=SIZES["tiny"]["vocab_size"])
@@ -116,7 +120,8 @@ def test_the_corpus_has_many_nouns_and_held_out_nouns_never_seen_in_training():
         written = parse(spec)
         assert list(written.files) == ["app.json"] and not written.has_fatal
         app = json.loads(written.files["app.json"])
-        assert list(app["entities"]) == [item.entity] and tuple(app["entities"][item.entity]["fields"]) == item.fields
+        assert list(app["entities"]) == [item.entity]
+        assert tuple(app["entities"][item.entity]["fields"]) == item.fields
         assert item.messages[0] == spec_messages("x")[0]
     full = corpus.target_text(held[0], target="full")
     assert {"app.json", "src/App.jsx", "index.html"} <= set(parse(full).files)

@@ -1,4 +1,5 @@
-"""manage.py bootstrap_model: make Kiln's own base model from scratch and register it (training.base_model)."""
+"""manage.py bootstrap_model: make Kiln's own base model from scratch and register it
+(training.base_model)."""
 
 import json
 import shlex
@@ -31,8 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="the model version's name (default: the --out folder's name)")
         parser.add_argument("--no-register", action="store_true", help="save the model, register no version")
 
-    def handle(self, *args, size, target, out, examples, steps, batch_size, learning_rate, eval_n, seed, max_minutes, name,
-               no_register, verbosity, **options):
+    def handle(self, *args, size, target, out, examples, steps, batch_size, learning_rate, eval_n, seed,
+               max_minutes, name, no_register, verbosity, **options):
         name = name or out.resolve().name
         if not no_register and base_model.ModelVersion.objects.filter(name=name).exists():
             raise CommandError(base_model.NAME_TAKEN.format(name=name))
@@ -43,7 +44,8 @@ class Command(BaseCommand):
         )
         # The command that makes it again (every option that shaped it, defaults resolved).
         summary["command"] = "python manage.py bootstrap_model " + shlex.join([
-            "--size", size, "--target", target, "--out", str(out), "--examples", str(summary["corpus"]["examples"]),
+            "--size", size, "--target", target, "--out", str(out),
+            "--examples", str(summary["corpus"]["examples"]),
             "--steps", str(summary["max_steps"]), "--batch-size", str(summary["batch_size"]),
             "--learning-rate", str(summary["learning_rate"]), "--eval", str(summary["held_out"].get("n", 0)),
             "--seed", str(seed), *(["--max-minutes", str(max_minutes)] if max_minutes else []),
@@ -52,14 +54,18 @@ class Command(BaseCommand):
         held = summary["held_out"]
         if held:
             self.stdout.write(
-                f"held-out prompts with unseen nouns: {held['n']}; right entity {held['entity_accuracy']:.0%}, "
+                f"held-out prompts with unseen nouns: {held['n']}; "
+                f"right entity {held['entity_accuracy']:.0%}, "
                 f"valid spec {held['valid_spec_rate']:.0%}, field F1 {held['field_f1']:.2f}"
             )
         self.stdout.write(
             f"{summary['parameters']:,} parameters, {summary['corpus']['examples']} examples "
-            f"({summary['corpus']['distinct_nouns']} distinct nouns), {summary['steps']} steps, final loss "
-            f"{summary['final_loss']}, {summary['seconds']['total']:.0f} s, peak RSS {summary['peak_rss_mb']} MB"
+            f"({summary['corpus']['distinct_nouns']} distinct nouns), {summary['steps']} steps, "
+            f"final loss {summary['final_loss']}, {summary['seconds']['total']:.0f} s "
+            f"({summary['cpu_seconds']:.0f} s of CPU), peak RSS {summary['peak_rss_mb']} MB"
         )
         if not no_register:
             version = base_model.register_base(out, name=name, target=target)
-            self.stdout.write(f"registered model version {version.name!r} (inactive, weight 0): {version.artifact_dir}")
+            self.stdout.write(
+                f"registered model version {version.name!r} (inactive, weight 0): {version.artifact_dir}"
+            )
