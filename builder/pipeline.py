@@ -127,7 +127,7 @@ def build(build_id: int) -> None:
         return
     try:
         reporter = _Reporter()
-        done = builds.build_and_preview(build_id, report=reporter, keep=_builds_of_same_turn(seen),
+        done = builds.build_and_preview(build_id, report=reporter, keep=_builds_to_keep(seen),
                                         expected_terms=_asked_for(seen))
         if done is None:
             return
@@ -143,6 +143,8 @@ def build(build_id: int) -> None:
 def after_build(build: Build) -> Generation | None:
     """Repair a broken version (bounded), or record the pair a successful repair earned. A smoke test
     that was not scored is no verdict: nothing happens."""
+    if lifecycle.is_side_preview(build):
+        return None  # an older version looked at again (History): its turn is long over
     generation = build.app_version.generations.select_related("turn__project__owner", "model_version").first()
     if generation is None or generation.kind in (Generation.Kind.RESTORE, Generation.Kind.EDIT):
         return None  # a restore or a hand edit: the user, not the model, decides what happens next
@@ -175,6 +177,16 @@ def _asked_for(build: Build) -> list[str] | None:
         return None
     first = generation.turn.project.turns.order_by("created_at", "id").first()
     return relevance.expected_terms(first.prompt if first else generation.turn.prompt)
+
+
+def _builds_to_keep(build: Build) -> frozenset[int]:
+    """The previews this build's must not stop: its turn's other candidates; for a side preview (an
+    older version opened in History), the project's running previews but other side previews (it
+    replaces those): the current one, or both candidates of a comparison."""
+    if lifecycle.is_side_preview(build):
+        running = Build.objects.filter(app_version__project_id=build.app_version.project_id, status=Build.Status.READY)
+        return frozenset(running.exclude(stream_key__startswith=lifecycle.SIDE_PREVIEW_STREAM).values_list("id", flat=True))
+    return _builds_of_same_turn(build)
 
 
 def _builds_of_same_turn(build: Build) -> frozenset[int]:

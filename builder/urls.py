@@ -1,6 +1,6 @@
 from django.urls import path
 
-from builder import compare_views, edit_views, views
+from builder import compare_views, edit_views, version_preview_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project_list"),
@@ -25,5 +25,7 @@ urlpatterns = [
     path("projects/<int:project_id>/versions/<int:version_id>/edit/", edit_views.save_edit, name="save_edit"),
     path("projects/<int:project_id>/generations/<int:generation_id>/repair/", edit_views.ask_for_repair,
          name="ask_for_repair"),
+    path("projects/<int:project_id>/versions/<int:version_id>/preview/", version_preview_views.version_preview,
+         name="version_preview"),
     path("builds/<int:build_id>/screenshot.png", views.build_screenshot, name="build_screenshot"),
 ]

@@ -282,9 +282,13 @@ def _build_and_start(build: Build, report: Report) -> None:
     slots.install_app(folder, out_dir)
     holders = list(
         Build.objects.filter(app_version__project_id=project.id).exclude(slot="").exclude(id=build.id)
+        .exclude(stream_key__startswith=lifecycle.SIDE_PREVIEW_STREAM)  # they hold copies
         .order_by("-id").values_list("slot", flat=True)
     )
-    slots.take_project_data(project.id, folder, holders=holders)
+    if lifecycle.is_side_preview(build):
+        slots.copy_project_data(project.id, folder, holders=holders)
+    else:
+        slots.take_project_data(project.id, folder, holders=holders)
     slots.load(folder, build.container_id)
     shutil.rmtree(root, ignore_errors=True)  # sources and output are in the AppVersion and the slot
     lap("load")

@@ -40,6 +40,17 @@ logger = logging.getLogger(__name__)
 data_dir = slots.data_dir
 
 
+# A side preview: a build started only to look at an older version (the builder's History, "Preview this
+# version"), marked by its stream key. It runs beside the project's current preview without replacing it:
+# it never retires the current one, the watchdog's one-preview-per-project rule ignores it, and it gets a
+# copy of the project's data (thrown away when it stops), so the current preview keeps its records.
+SIDE_PREVIEW_STREAM = "kiln:side-preview:"
+
+
+def is_side_preview(build: Build) -> bool:
+    return build.stream_key.startswith(SIDE_PREVIEW_STREAM)
+
+
 def build_dir(build_id: int) -> Path:
     return settings.SANDBOX_DIR / "builds" / str(build_id)
 
@@ -74,7 +85,7 @@ def release(build: Build, *, project_gone: bool = False) -> None:
         docker_driver.remove_container(build.container_id)
     if build.slot:
         folder = slots.slot_dir(build.slot)
-        if not project_gone:
+        if not project_gone and not is_side_preview(build):  # a side preview's data is a copy
             slots.return_project_data(build.app_version.project_id, folder)
         shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(build_dir(build.id), ignore_errors=True)
@@ -96,9 +107,14 @@ def retire_older_previews(build: Build, *, keep: frozenset[int] = frozenset()) -
     candidates of the turn on screen, shown side by side)."""
     project_id = build.app_version.project_id
     ready = Build.objects.filter(app_version__project_id=project_id, status=Build.Status.READY).exclude(id__in=keep)
+    if is_side_preview(build):  # one side preview per project, beside the current one
+        for older in ready.filter(stream_key__startswith=SIDE_PREVIEW_STREAM).exclude(id=build.id):
+            stop_preview(older)
+        return
     for older in ready.filter(id__lt=build.id):
         stop_preview(older)
-    if build.id not in keep and ready.filter(id__gt=build.id).exists():  # a newer build finished first
+    newer = ready.filter(id__gt=build.id).exclude(stream_key__startswith=SIDE_PREVIEW_STREAM)
+    if build.id not in keep and newer.exists():  # a newer build finished first
         stop_preview(build)
 
 
@@ -212,7 +228,7 @@ def watchdog() -> dict:
     restarted (bounded), the warm pool refilled. Returns what it did."""
     done = {"revived": 0, "stopped": 0, "pool_started": 0}
     newest = {}
-    for build in _live_builds().order_by("-id"):
+    for build in _live_builds().exclude(stream_key__startswith=SIDE_PREVIEW_STREAM).order_by("-id"):
         if build.app_version.project_id in newest and not _same_turn(build.id, newest[build.app_version.project_id]):
             stop_preview(build)
             done["stopped"] += 1

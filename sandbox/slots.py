@@ -194,6 +194,25 @@ def take_project_data(project_id: int, folder: Path, *, holders: list[str]) -> N
         writable_by_sandbox(target)
 
 
+def copy_project_data(project_id: int, folder: Path, *, holders: list[str]) -> None:
+    """Copy the project's data into folder/data for a side preview (an older version looked at beside
+    the current one): the current preview keeps the real folder, and the copy goes with the slot."""
+    with _project_lock(project_id):
+        target = folder / "data"
+        if target.exists():
+            return
+        for source in [data_dir(project_id)] + [slot_dir(slot) / "data" for slot in holders]:
+            if source.is_dir():
+                shutil.copytree(source, target)
+                break
+        writable_by_sandbox(target)
+        for path in target.rglob("*"):  # the copy is the worker's: give it to the container's user
+            if os.geteuid() == 0:
+                os.chown(path, docker_driver.SANDBOX_UID, docker_driver.SANDBOX_UID)
+            else:
+                path.chmod(0o777 if path.is_dir() else 0o666)
+
+
 def return_project_data(project_id: int, folder: Path) -> None:
     """Move folder/data back home (the preview is stopping); its records survive the next version."""
     with _project_lock(project_id):

@@ -302,10 +302,34 @@
       if (g.notice) li.append(note("warn", g.notice));
       for (const issue of g.issues) li.append(note("warn", issue));
       if (g.error) li.append(note("error", g.error));
+      const steps = nextSteps(g, turn); // what to try after a failure (below)
+      if (steps) li.append(steps);
       list.append(li);
     }
     if (keep !== null) list.scrollTop = list.scrollHeight - keep;
     else list.scrollTop = atEnd ? list.scrollHeight : top;
+  }
+
+  // Failed turns say what to try, as buttons that do it: the model failed, was cut off or stopped, wrote
+  // no files, or its app still did not build (or failed its smoke test) after the repairs. Not for a
+  // restore or a hand edit (the hand edit's own "Ask the model to fix it" is under the preview), and not
+  // while a repair of the turn is still under way.
+  function nextSteps(g, turn) {
+    if (USER_MADE.includes(g.kind) || g.id !== turn.generationIds.at(-1)) return null;
+    const stopped = g.status === "cancelled";
+    const broken = g.status === "done" && g.build && g.build.final &&
+      (g.build.status === "failed" || g.build.smoke_status === "failed");
+    if (g.status !== "failed" && !stopped && !broken) return null;
+    const box = document.createElement("div");
+    box.className = "next-steps";
+    box.append(span("muted", "What to try:"));
+    box.append(button(stopped ? "Regenerate" : "Try again", () => send({ type: "regenerate", turn: turn.id })));
+    box.append(button("Edit the prompt", () => {
+      el("prompt").value = turn.prompt;
+      el("prompt").focus();
+    }));
+    if (broken) box.append(button("Go back to an earlier version", () => { showTab("history"); el("undo").focus(); }));
+    return box;
   }
 
   const VERDICT_WORDS = { accept: "accepted", reject: "rejected", pick: "picked", tie: "tie", both_bad: "both bad",
@@ -712,6 +736,8 @@
         button("Files", () => openFiles(v)),
         button("Changes", () => openDiff(v, null)),
       );
+      // Its live app, beside the current one (version_preview.js): the current version does not change.
+      actions.append(button("Preview this version", () => document.dispatchEvent(new CustomEvent("kiln:version-preview", { detail: v })), "preview-version"));
       if (!v.same_as_current) actions.append(button("Restore", () => restore(v), "restore"));
       const zip = document.createElement("a");
       zip.href = `/projects/${projectId}/versions/${v.id}/download.zip`;
