@@ -36,6 +36,9 @@ DEMONSTRATION = "chosen"  # SFT messages: the prompt and the (chosen or judged) 
 
 PAIR, VERDICT, AUTOMATIC = "pair", "verdict", "automatic"
 
+# Whose judgement a row is (the `voter` column).
+USER, STAFF, KILN = "user", "staff", "kiln"
+
 # Automatic negatives, in the order used to name the row's source when a completion has several.
 DEFECT_KINDS = ("protocol", "cut_off", "lazy_placeholder", "code_in_chat", "no_files")
 FAILED_BUILD = "failed_build"
@@ -172,6 +175,9 @@ class Signal:
     # The reviewers' decisions behind the row, oldest first: the pair's own, a verdict's pairs', or an
     # automatic negative's generation's.
     decisions: list[Decision] = field(default_factory=list)
+    # Whose judgement the row is: USER (the project's owner), STAFF (a staff blind vote in the review
+    # console, Feedback.from_staff) or KILN (no person: automatic negatives, repairs, scripts).
+    voter: str = KILN
 
 
 @dataclass(slots=True)
@@ -214,6 +220,7 @@ def rows_for(signal: Signal, *, ids: IdHasher) -> list[Row]:
         facts[id(completion)] = completion.generation.as_row()
     shared = {
         "source": signal.name,
+        "voter": signal.voter,
         "review_status": signal.review_status,
         "review_decisions": [ids.decision_row(d) for d in signal.decisions],
         "prompt_group": group,

@@ -30,11 +30,14 @@ from training.mapping import (
     DEFECT_KINDS,
     EXCLUDED,
     FAILED_BUILD,
+    KILN,
     MAPPING,
     OVERRULED,
     PAIR,
     PENDING,
     RELABELLED,
+    STAFF,
+    USER,
     VERDICT,
     Completion,
     Decision,
@@ -123,6 +126,7 @@ def pairs(window: Window) -> QuerySet:
         prompt_json=_json_text("prompt"), chosen_json=_json_text("chosen"), rejected_json=_json_text("rejected"),
     ).values(
         "id", "prompt_json", "chosen_json", "rejected_json", "source", "review_status", "created_at",
+        "feedback__from_staff",
         *_joined("chosen_generation", _FACT_FIELDS), *_joined("rejected_generation", _FACT_FIELDS),
     ))
 
@@ -137,7 +141,7 @@ def pair_signals(window: Window) -> Iterator[list[Signal]]:
                 completions=(Completion(facts[p["chosen_generation__id"]], orjson.loads(p["chosen_json"])),
                              Completion(facts[p["rejected_generation__id"]], orjson.loads(p["rejected_json"]))),
                 review_status=p["review_status"], created_at=p["created_at"],
-                decisions=decisions.get(p["id"], []),
+                decisions=decisions.get(p["id"], []), voter=_voter(p["feedback__from_staff"]),
             )
             for p in chunk
         ]
@@ -150,7 +154,7 @@ def verdicts(window: Window) -> QuerySet:
     return window.apply(
         Feedback.objects.filter(verdict__in=VERDICTS_WITH_ROWS).exclude(generation__raw_output="")
         .annotate(request_json=_json_text("generation__request_messages"))
-        .values("id", "verdict", "created_at", "request_json", *_joined("generation", _ANSWER_FIELDS))
+        .values("id", "verdict", "created_at", "request_json", "from_staff", *_joined("generation", _ANSWER_FIELDS))
     )
 
 
@@ -177,8 +181,16 @@ def verdict_signals(window: Window) -> Iterator[list[Signal]]:
                 completions=tuple([Completion(facts[g["id"]], answer_messages(g["raw_output"])) for g in group]),
                 review_status=reviews.get(feedback["id"], PENDING), created_at=feedback["created_at"],
                 group_prompt=origins.get(generation["id"]), decisions=decisions.get(feedback["id"], []),
+                voter=_voter(feedback["from_staff"]),
             ))
         yield signals
+
+
+def _voter(from_staff: bool | None) -> str:
+    """Whose vote a pair or verdict is: a pair with no feedback (a repair, a script's) is no person's."""
+    if from_staff is None:
+        return KILN
+    return STAFF if from_staff else USER
 
 
 def _in_range_of(key: str, chunk: list[dict]) -> dict:

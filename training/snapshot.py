@@ -37,7 +37,7 @@ from training import card
 from training.mapping import KTO, MAPPING, PREFERENCE, REVIEW_KEEPS, SFT, IdHasher, Row, rows_for, split_of
 from training.selectors import STREAMS, Window
 
-# 2: review_decisions (the audit trail) on every row.
+# 2: review_decisions (the audit trail) and voter (user, staff or kiln) on every row.
 SCHEMA_VERSION = 2
 FORMATS = ("dpo", "reward", "kto", "sft")
 FORMAT_KIND = {"dpo": PREFERENCE, "reward": PREFERENCE, "kto": KTO, "sft": SFT}
@@ -75,6 +75,7 @@ METADATA = [
     pa.field("turn", pa.string()),
     pa.field("project", pa.string()),
     pa.field("source", pa.string()),
+    pa.field("voter", pa.string()),
     pa.field("review_status", pa.string()),
     pa.field("review_decisions", pa.list_(DECISION)),
     pa.field("prompt_group", pa.string()),
@@ -195,7 +196,7 @@ except (OSError, AttributeError):  # not glibc: nothing to trim
 # Min/max statistics only where a reader can use them (short metadata columns). On the message texts
 # they are kilobytes per row group, kept in the writer's memory until the file closes: with them, peak
 # RSS grew with the size of the export (+23 % from 100k to 300k pairs).
-_STATISTICS = {"label", "turn", "project", "source", "review_status", "prompt_group", "created_at"}
+_STATISTICS = {"label", "turn", "project", "source", "voter", "review_status", "prompt_group", "created_at"}
 
 
 class BackgroundWriter:

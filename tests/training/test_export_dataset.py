@@ -29,7 +29,7 @@ COLUMNS = {
     "kto": {"prompt", "completion", "label"},
     "sft": {"messages"},
 }
-METADATA = {"generations", "turn", "project", "source", "review_status", "review_decisions", "prompt_group",
+METADATA = {"generations", "turn", "project", "source", "voter", "review_status", "review_decisions", "prompt_group",
             "created_at"}
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from feedback.models import Feedback
 from tests.training.conftest import export, read_rows
 from training.mapping import MAPPING, mapping_table_markdown
 
@@ -195,3 +196,22 @@ def test_every_automatic_reason_and_every_verdict_has_a_rule():
     assert {name for kind, name in MAPPING if kind == AUTOMATIC} == set(AUTOMATIC_REASONS)
     assert {name for kind, name in MAPPING if kind == VERDICT} == set(Feedback.Verdict.values)
     assert {name for kind, name in MAPPING if kind == PAIR} == set(PreferencePair.Source.values)
+
+
+def test_each_row_says_whose_judgement_it_is(platform, tmp_path):
+    users = platform.answer(text="the owner's pick")
+    platform.pair("pick", chosen=users, rejected=platform.answer(users.turn, text="the owner's other"),
+                  feedback=platform.vote(users, "pick"))
+    staffs = platform.answer(text="staff's pick", kind="compare")
+    blind = platform.vote(staffs, "pick")
+    Feedback.objects.filter(pk=blind.pk).update(from_staff=True)  # a blind vote in the review console
+    platform.pair("pick", chosen=staffs, rejected=platform.answer(staffs.turn, text="staff's other", kind="compare"),
+                  feedback=blind)
+    platform.vote(platform.answer(text="an accepted app"), "accept")
+    platform.defect(platform.answer(text="a lazy app"), "lazy_placeholder")
+
+    export(tmp_path / "out", "--holdout", "0")
+
+    rows = read_rows(tmp_path / "out", "dpo") + read_rows(tmp_path / "out", "kto")
+    assert {(r.get("chosen") or r["completion"])[0]["content"]: r["voter"] for r in rows} == {
+        "the owner's pick": "user", "staff's pick": "staff", "an accepted app": "user", "a lazy app": "kiln"}
