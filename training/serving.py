@@ -102,8 +102,9 @@ class ModelServer:
         ]
 
     def start(self, timeout_s: float = 180) -> str:
-        """Starts vLLM and returns its base URL (".../v1") once /v1/models answers.
-        Raises ServingError, with the end of vLLM's log, when it exits or does not answer in time."""
+        """Starts vLLM and returns its base URL (".../v1") once /v1/models answers and a first completion
+        has succeeded. Raises ServingError, with the end of vLLM's log, when it exits, does not answer in
+        time or fails that completion; no vLLM process is left running then."""
         if not VLLM_PYTHON.exists():
             raise ServingError(VLLM_MISSING.format(python=VLLM_PYTHON))
         if not self.model_dir.is_dir():
@@ -225,15 +226,19 @@ def registered_rounds(base: ModelVersion) -> list[ModelVersion]:
     """Every registered round whose chain of parents reaches `base`, parents before their children."""
     rounds, frontier = [], [base.pk]
     while frontier:
-        children = list(ModelVersion.objects.filter(parent_id__in=frontier).order_by("created_at", "id"))
+        children = list(
+            ModelVersion.objects.filter(backend=ModelVersion.Backend.KILN, parent_id__in=frontier)
+            .order_by("created_at", "id")
+        )
         rounds += children
         frontier = [child.pk for child in children]
     return rounds
 
 
-def serve_registered(*, port: int, log_path: Path | None = None, timeout_s: float = 180) -> ModelServer:
-    """Starts vLLM on the newest registered Kiln base with every round descending from it loaded.
-    The caller stops the returned server."""
+def serve_registered(*, port: int, log_path: Path | None = None, timeout_s: float = 300) -> ModelServer:
+    """Starts vLLM on the newest registered Kiln base with every round descending from it loaded (a
+    round that cannot be loaded is listed in `failed_adapters`). The caller stops the returned server.
+    The timeout is generous: vLLM took 120-140 s to start on this 2-core machine when others used it."""
     base = registered_base()
     if base is None:
         raise ServingError(NOTHING_REGISTERED)

@@ -75,4 +75,7 @@ class Command(BaseCommand):
             self.stdout.write("Stopping vLLM.")
         finally:
             if server is not None:
+                # A second signal must not cut the stop short and leave vLLM running.
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 server.stop()
