@@ -57,7 +57,10 @@ METHODS = ("sft", "dpo", "kto", "grpo")
 SNAPSHOT_METHODS = ("sft", "dpo", "kto")
 ROUND_JSON = "round.json"
 LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear"}
-DEFAULT_LR = 2e-4  # TRL's default (1e-6) does not move a short LoRA round (platform notes)
+# TRL's default (1e-6) does not move a short LoRA round (platform notes). Measured with GRPO, 40 steps of
+# 8 answers on a tiny spec base (300 SFT steps), greedy held-out reward on 32 unseen nouns: 0.17 -> 0.47
+# at 5e-4 (valid specs 28 % -> 91 %), 0.17 -> 0.18 at 2e-4.
+DEFAULT_LR = 5e-4
 SAMPLES_PER_STEP = 2  # GRPO completions kept in round.json per step, with their scores
 
 UNKNOWN_METHOD = "Unknown training method {method!r}: choose one of " + ", ".join(METHODS) + "."
