@@ -141,8 +141,8 @@ def main() -> None:
              "## Base (bootstrap.json)", "", "```", json.dumps(result["bootstrap"], indent=2), "```", "",
              f"## Round {version.name} against its base on {args.n} held-out prompts", "",
              evaluation.markdown(run), "",
-             f"GRPO: {args.grpo_steps} steps in {trained_s:.0f} s; evaluation {evaluated_s:.0f} s; "
-             f"round in all {(trained_s + evaluated_s) / 60:.1f} min; training peak RSS {record.get('peak_rss_mb')} MB.", ""]
+             (f"GRPO: {args.grpo_steps} steps in {trained_s:.0f} s; evaluation {evaluated_s:.0f} s; round in all "
+              f"{(trained_s + evaluated_s) / 60:.1f} min; training peak RSS {record.get('peak_rss_mb')} MB."), ""]
     if offline:
         lines += [f"## The offline blueprint model on {args.blueprint_n} of the same prompts", "",
                   evaluation.markdown(offline), ""]

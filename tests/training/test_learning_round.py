@@ -14,12 +14,10 @@ from django.test import override_settings
 
 from generation.models import Generation, ModelVersion
 from sandbox.models import Build
-from tests.training.conftest import export
 from tests.training.factory import make_tiny_base
-from tests.training.test_evaluation import sandbox  # noqa: F401  (the real runtime image, a sandbox folder)
 from training import promotion, serving
 from training.base_model import register_base
-from training.corpus import held_out_items, target_text, training_items
+from training.corpus import held_out_items
 from training.evaluation import evaluation_account
 from training.loop import run_round
 from training.models import EvaluationResult, Promotion
@@ -30,27 +28,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HELD_OUT = 3
 # The tiny model's context is short, and these runs prove the machinery, not the model.
 FAST = {"batch_size": 4, "max_length": 512}
+# (sandbox: the real runtime image and a sandbox folder; voted_snapshot: users' votes exported. Both
+# fixtures are in tests/training/conftest.py.)
 GRPO = {"batch_size": 4, "num_generations": 4, "max_completion_length": 48, "prompts": 4}
 
 
-@pytest.fixture
-def voted_snapshot(platform, tmp_path):
-    """What users leave behind: picks, accepts and rejects on real offline-model answers, exported."""
-    for item in training_items(6, seed=11, follow_up_share=0.0):
-        turn = platform.turn(item.prompt)
-        good = platform.answer(turn, text=target_text(item, target="full"))
-        bad = platform.answer(turn, text=f"Here is your {item.noun} app.\n<file path=\"app.json\">\n{{\"name\": ")
-        platform.pair("pick", chosen=good, rejected=bad, feedback=platform.vote(good, "pick"))
-        platform.vote(good, "accept")
-        platform.vote(bad, "reject")
-    out = tmp_path / "snapshot"
-    manifest = export(out, "--holdout", "0")
-    assert manifest["counts"]
-    return out
-
-
 def test_a_tiny_round_is_trained_served_evaluated_and_promoted_only_by_its_rule(
-        sandbox, voted_snapshot, tmp_path, capsys):  # noqa: F811
+        sandbox, voted_snapshot, tmp_path):
     started = time.monotonic()
     base_dir = make_tiny_base(tmp_path, trained=True)
     base = register_base(base_dir, name="kiln-tiny")
