@@ -125,10 +125,12 @@ class ModelServer:
         return self.base_url
 
     def _wait_until_serving(self, timeout_s: float) -> None:
+        # Its own reference: stop() may be called from another thread (a caller that gave up) meanwhile.
+        process = self.process
         deadline = time.monotonic() + timeout_s
         while True:
-            if self.process.poll() is not None:
-                self._failed(f"it exited with status {self.process.returncode}")
+            if process.poll() is not None:
+                self._failed(f"it exited with status {process.returncode}")
             try:
                 if httpx.get(f"{self.base_url}/models", timeout=2).status_code == 200:
                     break
@@ -154,21 +156,21 @@ class ModelServer:
         """Stops vLLM and every process it started; waits for them."""
         if self.process is None:
             return
+        process, self.process = self.process, None
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
         try:
-            self.process.wait(timeout=timeout_s)
+            process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             pass
         # vLLM's engine process can outlive the API server by a moment: whatever is left of the group goes.
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        self.process.wait()
-        self.process = None
+        process.wait()
 
     def __enter__(self):
         self.start()
