@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=256, help="training prompts GRPO samples from")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--num-generations", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
