@@ -198,7 +198,7 @@ def _run(build: Build, mode: str, *, report: Report, keep: frozenset[int], expec
         fail(build, BuildLost(BUILD_LOST.format(claims=build.claims - 1)), report=report)
         return build
     try:
-        _build_and_start(build, report)
+        _build_and_start(build, report, keep)
     except BuildGone:
         raise
     except Exception as error:
@@ -220,7 +220,7 @@ def _run(build: Build, mode: str, *, report: Report, keep: frozenset[int], expec
     return build
 
 
-def _build_and_start(build: Build, report: Report) -> None:
+def _build_and_start(build: Build, report: Report, keep: frozenset[int] = frozenset()) -> None:
     project = build.app_version.project
     labels = {"build_id": build.id, "owner_id": project.owner_id, "project_id": project.id}
     started = time.perf_counter()
@@ -288,7 +288,9 @@ def _build_and_start(build: Build, report: Report) -> None:
     if lifecycle.is_side_preview(build):
         slots.copy_project_data(project.id, folder, holders=holders)
     else:
-        slots.take_project_data(project.id, folder, holders=holders)
+        siblings = Build.objects.filter(id__in=keep).exclude(id=build.id).exclude(slot="")
+        slots.take_project_data(project.id, folder, holders=holders,
+                                siblings=frozenset(siblings.values_list("slot", flat=True)))
     slots.load(folder, build.container_id)
     shutil.rmtree(root, ignore_errors=True)  # sources and output are in the AppVersion and the slot
     lap("load")

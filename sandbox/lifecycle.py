@@ -85,9 +85,10 @@ def release(build: Build, *, project_gone: bool = False) -> None:
         docker_driver.remove_container(build.container_id)
     if build.slot:
         folder = slots.slot_dir(build.slot)
-        if not project_gone and not is_side_preview(build):  # a side preview's data is a copy
+        if not project_gone:  # a copy (a side preview's, a comparison's second candidate's) is dropped
             slots.return_project_data(build.app_version.project_id, folder)
         shutil.rmtree(folder, ignore_errors=True)
+        slots.copy_marker(folder).unlink(missing_ok=True)
     shutil.rmtree(build_dir(build.id), ignore_errors=True)
 
 

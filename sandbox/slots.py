@@ -177,19 +177,27 @@ def _project_lock(project_id: int):
         yield
 
 
-def take_project_data(project_id: int, folder: Path, *, holders: list[str]) -> None:
+def take_project_data(project_id: int, folder: Path, *, holders: list[str], siblings: frozenset[str] = frozenset()
+                      ) -> None:
     """Move the project's data into folder/data: from its home, or from the slot of the project's
     previous preview (holders: slot names, newest first); a new project gets an empty folder.
 
-    Only ever one folder holds a project's data, and only that project's previews mount it.
+    Only ever one folder holds a project's data, and only that project's previews mount it. When it
+    sits in a sibling's slot (siblings: the slots of the same turn's other candidates, running side by
+    side for a comparison), this preview gets a copy instead: moving it would pull the data from under
+    the preview the user is looking at (its app answered 502, or its build failed to load the data).
     """
     with _project_lock(project_id):
         target = folder / "data"
         if target.exists():
             return
-        for source in [data_dir(project_id)] + [slot_dir(slot) / "data" for slot in holders]:
+        originals = [slot for slot in holders if not holds_a_copy(slot_dir(slot))]
+        for source in [data_dir(project_id)] + [slot_dir(slot) / "data" for slot in originals]:
             if source.is_dir():
-                os.rename(source, target)
+                if source.parent.name in siblings:
+                    _copy_data(source, folder)
+                else:
+                    os.rename(source, target)
                 return
         writable_by_sandbox(target)
 
@@ -201,16 +209,36 @@ def copy_project_data(project_id: int, folder: Path, *, holders: list[str]) -> N
         target = folder / "data"
         if target.exists():
             return
-        for source in [data_dir(project_id)] + [slot_dir(slot) / "data" for slot in holders]:
+        originals = [slot for slot in holders if not holds_a_copy(slot_dir(slot))]
+        for source in [data_dir(project_id)] + [slot_dir(slot) / "data" for slot in originals]:
             if source.is_dir():
-                shutil.copytree(source, target)
-                break
+                _copy_data(source, folder)
+                return
         writable_by_sandbox(target)
-        for path in target.rglob("*"):  # the copy is the worker's: give it to the container's user
-            if os.geteuid() == 0:
-                os.chown(path, docker_driver.SANDBOX_UID, docker_driver.SANDBOX_UID)
-            else:
-                path.chmod(0o777 if path.is_dir() else 0o666)
+        copy_marker(folder).touch()
+
+
+def holds_a_copy(folder: Path) -> bool:
+    """Whether the slot's data is a copy (thrown away when the preview stops, never handed on)."""
+    return copy_marker(folder).exists()
+
+
+def copy_marker(folder: Path) -> Path:
+    """Beside the slot folder, not in it: the preview mounts its slot writable and must not be able to
+    turn its copy into the project's data by deleting the mark."""
+    return folder.with_name(folder.name + ".data-copy")
+
+
+def _copy_data(source: Path, folder: Path) -> None:
+    target = folder / "data"
+    shutil.copytree(source, target)
+    copy_marker(folder).touch()
+    writable_by_sandbox(target)
+    for path in target.rglob("*"):  # the copy is the worker's: give it to the container's user
+        if os.geteuid() == 0:
+            os.chown(path, docker_driver.SANDBOX_UID, docker_driver.SANDBOX_UID)
+        else:
+            path.chmod(0o777 if path.is_dir() else 0o666)
 
 
 def return_project_data(project_id: int, folder: Path) -> None:
@@ -218,6 +246,10 @@ def return_project_data(project_id: int, folder: Path) -> None:
     with _project_lock(project_id):
         source = folder / "data"
         if not source.is_dir():
+            return
+        if holds_a_copy(folder):  # a side preview's or a comparison's copy: the real data is elsewhere
+            shutil.rmtree(source)
+            copy_marker(folder).unlink(missing_ok=True)
             return
         home = data_dir(project_id)
         if home.exists():

@@ -2,6 +2,7 @@
 comparison both stay up whatever the caps say; a smoke test that Kiln itself could not run is "not
 scored" (never a failed app, a repair or a negative); deleting a project mid-build leaves nothing."""
 
+import json
 import threading
 import time
 
@@ -11,7 +12,7 @@ from builder import pipeline, services
 from builder.models import Turn
 from feedback.models import PreferencePair
 from generation.models import Generation
-from sandbox import docker_driver, slots, smoke
+from sandbox import docker_driver, lifecycle, slots, smoke
 from sandbox.models import Build
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,6 +40,40 @@ def test_the_two_candidates_of_a_comparison_both_stay_live_under_a_cap_of_one(
     assert (first.status, second.status) == ("ready", "ready")
     assert docker_driver.container_running(first.container_id) and docker_driver.container_running(second.container_id)
     assert older.status == "stopped"
+
+
+def test_both_candidates_of_a_comparison_serve_the_projects_records_and_the_copy_never_replaces_them(
+        project, owner, model_version, make_version, build_preview, preview_client):
+    """Both candidates start side by side on the same project: the second must not pull the data folder
+    from under the first (its app answered 502, or its build failed to open the database)."""
+    earlier = build_preview()
+    browser = preview_client(earlier)
+    browser.enter(earlier, owner)
+    assert browser.post("/api/entities/Task", data=json.dumps({"title": "Keep me"}),
+                        content_type="application/json").status_code == 201
+
+    first, second = (build_preview(version=v) for v in candidates(project, model_version, make_version))
+    titles = {}
+    for build in (first, second):
+        assert build.status == "ready", build.error
+        client = preview_client(build)
+        client.enter(build, owner)
+        titles[build.id] = [t["title"] for t in client.get("/api/entities/Task").json()]
+    assert titles == {first.id: ["Keep me"], second.id: ["Keep me"]}
+    assert slots.holds_a_copy(slots.slot_dir(second.slot)) and not slots.holds_a_copy(slots.slot_dir(first.slot))
+
+    # What the second candidate's app writes stays in its copy; the project's records are the first's.
+    client = preview_client(second)
+    client.enter(second, owner)
+    client.post("/api/entities/Task", data=json.dumps({"title": "Only in the copy"}), content_type="application/json")
+    lifecycle.stop_preview(second)
+    assert not slots.copy_marker(slots.slot_dir(second.slot)).exists()
+    lifecycle.stop_preview(first)
+    assert slots.data_dir(project.id).is_dir()  # the real folder went home
+    after = build_preview()
+    client = preview_client(after)
+    client.enter(after, owner)
+    assert [t["title"] for t in client.get("/api/entities/Task").json()] == ["Keep me"]
 
 
 def test_a_smoke_test_kiln_could_not_run_is_not_scored_and_starts_no_repair(
