@@ -48,6 +48,23 @@ function shadowFor(parent) {
   return { shadow, host };
 }
 
+// Typing over a selection: Chromium's own editing carries the replaced text's inline style into a
+// style attribute, which the builder's CSP refuses (a report per keystroke). Insert the text through
+// the editor instead, through its input handlers (closeBrackets and friends) as typing would.
+const typeOverSelection = EditorView.domEventHandlers({
+  beforeinput(event, view) {
+    const { from, to } = view.state.selection.main;
+    if (event.inputType !== "insertText" || !event.data || view.composing || from === to) return false;
+    event.preventDefault();
+    const text = event.data;
+    const insert = () => view.state.update(view.state.replaceSelection(text), { userEvent: "input.type", scrollIntoView: true });
+    if (!view.state.facet(EditorView.inputHandler).some((handler) => handler(view, from, to, text, insert))) {
+      view.dispatch(insert());
+    }
+    return true;
+  },
+});
+
 function open(parent, { path, text, onChange, onSave }) {
   const language = languageFor(path);
   const extensions = [
@@ -57,6 +74,7 @@ function open(parent, { path, text, onChange, onSave }) {
       { key: "Mod-s", preventDefault: true, run: () => { if (onSave) onSave(); return true; } },
     ]),
     syntaxHighlighting(classHighlighter),
+    typeOverSelection,
     EditorView.contentAttributes.of({ "aria-label": `Editing ${path}` }),
   ];
   if (language) extensions.push(language);
