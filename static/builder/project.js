@@ -359,6 +359,7 @@
   function renderFiles() {
     const g = generations.get(selectedId);
     const list = el("file-list");
+    const hadFocus = list.contains(document.activeElement); // redrawn under the keyboard: keep its place
     list.replaceChildren();
     if (!g) return;
     if (!selectedPath || !g.order.includes(selectedPath)) selectedPath = g.order[0] || null;
@@ -374,13 +375,22 @@
         size.textContent = ` ${sizeLabel(entry.size)}`;
         li.append(size);
       }
-      li.addEventListener("click", () => {
+      const choose = () => {
         selectedPath = path;
         if (entry) blobsFailed.delete(entry.sha256); // a click retries a file that failed to load
         renderFiles();
+      };
+      li.addEventListener("click", choose);
+      li.tabIndex = 0; // reachable from the keyboard: Enter or Space opens the file
+      li.setAttribute("role", "button");
+      li.addEventListener("keydown", (event) => {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        choose();
       });
       list.append(li);
     }
+    if (hadFocus) list.querySelector(".file.selected")?.focus();
     // The summary lists a version's files up to a size; the rest come with the whole turn.
     if (g.version && g.file_count > g.order.length && !turns.get(g.turn).wholeAsked) loadWholeTurn(g.turn);
     el("files-note").textContent = g.writing ? `writing ${g.writing}` : "";
