@@ -12,8 +12,13 @@ class OutputDefectInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "backend", "request_model_name", "base_url", "weight", "is_active")
+    list_display = ("name", "backend", "output_mode", "parent", "request_model_name", "base_url", "weight",
+                    "is_active")
     list_editable = ("weight", "is_active")
+    list_filter = ("backend", "output_mode", "is_active")
+    # Where a model of Kiln's own came from is written by its training commands (bootstrap_model,
+    # train_round) and read by serving and promotion: shown, never edited by hand.
+    readonly_fields = ("parent", "artifact_dir", "training")
 
 
 @admin.register(Generation)
