@@ -2,8 +2,10 @@
 
 One vLLM start for the module: `manage.py serve_models` runs exactly as `./kiln start` runs it, against a
 database of its own where a tiny base made on the spot and one round (a PEFT adapter) are registered.
-Kiln's generation client streams from it; a second adapter is loaded and unloaded at run time."""
+Kiln's generation client streams from it; a second adapter is loaded and unloaded at run time. One more,
+short-lived start shows what a model vLLM cannot load gives."""
 
+import json
 import os
 import re
 import signal
@@ -29,6 +31,7 @@ from training.serving import (
     NOTHING_REGISTERED,
     VLLM_MISSING,
     VLLM_PYTHON,
+    ModelServer,
     ServingError,
     load_adapter,
     served_models,
@@ -253,6 +256,23 @@ def test_sigterm_stops_vllm_and_every_process_it_started(served):
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{served.base_url}/models", timeout=2)
     assert [pid for pid in vllm if pid in _processes() and _stat(pid)[0] != "Z"] == []
+
+
+def test_a_model_vllm_cannot_load_fails_to_start_with_vllms_reason(tmp_path):
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    config = {"architectures": ["KilnNoSuchModel"], "model_type": "kiln-no-such"}
+    (folder / "config.json").write_text(json.dumps(config))
+    server = ModelServer(folder, log_path=tmp_path / "vllm.log")
+
+    with pytest.raises(ServingError) as error:
+        server.start()
+
+    message = str(error.value)
+    assert message.startswith(f"vLLM did not start serving {folder} (it exited with status 1)")
+    assert f"The last lines of its log, {tmp_path / 'vllm.log'}:" in message
+    assert "does not recognize this architecture" in message  # vLLM's own reason, from the log's tail
+    assert server.process is None and _vllm_processes(folder) == []
 
 
 @pytest.mark.django_db
