@@ -34,7 +34,8 @@ NOTHING_REGISTERED = (
 )
 
 # What worked with vLLM's CPU build on this machine (platform notes): no hub to reach, adapters
-# loadable at run time, a 1 GiB KV cache (its default of 4 GiB is more than a tiny model needs).
+# loadable at run time, a 1 GiB KV cache (without it the CPU build sizes its cache from a share of the
+# machine's whole memory, and refuses to start when other processes hold that memory).
 VLLM_ENV = {
     "HF_HUB_OFFLINE": "1",
     "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
