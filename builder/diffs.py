@@ -7,6 +7,7 @@ of changed files are read.
 
 from builder.models import AppVersion, Blob
 from generation.diffs import file_diff
+
 DIFFERENT_PROJECTS = "Pick two versions of the same project to compare."
 
 

@@ -37,7 +37,7 @@ def inputs_digest() -> str:
 
 
 def _run(cmd: list[str], *, what: str) -> None:
-    result = subprocess.run(cmd, cwd=EDITOR_DIR, capture_output=True, text=True)
+    result = subprocess.run(cmd, cwd=EDITOR_DIR, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise EditorBuildError(f"{what} failed (exit {result.returncode})", log=(result.stdout + result.stderr)[-4000:])
 
