@@ -63,7 +63,7 @@ SIZES = {
 # What a bootstrap does by default at each size (the command's options override them).
 DEFAULTS = {
     "tiny": {"examples": 160, "steps": 16, "batch_size": 8, "learning_rate": 3e-3, "eval_n": 4},
-    "small": {"examples": 3500, "steps": 220, "batch_size": 16, "learning_rate": 4e-3, "eval_n": 100},
+    "small": {"examples": 2880, "steps": 360, "batch_size": 8, "learning_rate": 3e-3, "eval_n": 100},
 }
 MAX_NEW_TOKENS = {"spec": 360, "full": MAX_LENGTH}  # a spec answer is about 200 tokens
 
