@@ -64,6 +64,7 @@ def preview_state(version: AppVersion, user) -> dict:
         "current": current is not None and current.id == version.id,
         "current_number": history.version_numbers(version.project).get(current.id) if current else None,
         "build": state,
-        # Nothing more will change without a new request: the page stops polling.
-        "settled": build is None or build.status in Build.FINAL_STATUSES,
+        # Nothing more will change without a new request (failed, stopped, or its smoke verdict and
+        # screenshot are in): the page stops polling.
+        "settled": state is None or state["final"],
     }

@@ -71,9 +71,12 @@
     if (live && shown.buildId !== build.id) {
       shown.buildId = build.id;
       frame.src = build.preview_url; // a fresh ticket only when the build changes
-      // The versions list shows each version's newest build: reload it (the History tab's own action).
-      if (!history.hidden) document.getElementById("tab-history").click();
     }
+    // The versions list shows each version's newest build: reload it when this one is live and when
+    // its smoke verdict and screenshot are in (the History tab's own action).
+    const step = build ? `${build.id}:${build.status === "ready"}:${state.settled}` : "";
+    if (step !== shown.step && !history.hidden) document.getElementById("tab-history").click();
+    shown.step = step;
     frame.hidden = !live;
     frame.title = `Live preview of version ${state.number}` + (state.current ? " (current)" : " (old version, not current)");
     if (!state.settled) timer = setTimeout(() => poll(state.version), POLL_MS);

@@ -113,7 +113,9 @@ def test_an_old_version_runs_live_beside_the_current_one(stack, browser):
     expect(current.locator("li", has_text="Pay rent")).to_be_visible(timeout=10_000)
     expect(current.locator("li", has_text="Only in the copy")).to_have_count(0)
     expect(page.locator("#build-status")).to_have_attribute("data-status", "ready")
-    expect(version(page, 1).locator(".badge.build")).to_contain_text("Ready")  # the list follows it
+    # The list follows it: version 1's newest build is live, with its own smoke verdict and screenshot.
+    expect(version(page, 1).locator(".badge.build")).to_contain_text("Ready · smoke test passed", timeout=60_000)
+    expect(version(page, 1).locator("img.thumb")).to_be_visible()
     old.locator("h1").scroll_into_view_if_needed()
     page.screenshot(path=SHOTS / "version-preview.png")
 
