@@ -917,6 +917,8 @@
   const EDITOR_MISSING = "The code editor is not installed on this server (run ./kiln setup).";
   let editing = null; // {generation, version, path, original, handle, dirty, saving}
   let pendingLine = null; // {path, line}: open the editor there once the file's text is loaded
+  // Bigger files (data tables, bundles) are shown plain: colouring them costs more than it helps.
+  const HIGHLIGHT_MAX_CHARS = 100000;
 
   // Colour `text` into `code` unless it is still streaming (plain text until it is whole); skipped
   // when nothing changed since the last call, as render() runs on every frame.
@@ -925,7 +927,7 @@
     if (code.__kilnKey === key && code.__kilnText === text) return;
     code.__kilnKey = key;
     code.__kilnText = text;
-    if (streaming || !editorLoaded() || text.length > 300000) {
+    if (streaming || !editorLoaded() || text.length > HIGHLIGHT_MAX_CHARS) {
       code.textContent = text;
       delete code.dataset.highlighted;
       return;
