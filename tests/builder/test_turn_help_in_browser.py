@@ -244,3 +244,45 @@ def test_a_project_of_300_turns_opens_and_scrolls_without_locking_up(stack, brow
     assert worst_frame_ms < 2_000
     assert select_ms < 2_000
     page.context.close()
+
+
+# A project whose turns ended badly, stored as the pipeline leaves them: an app that did not build (its
+# repairs are over) and, after it, a turn the person stopped.
+TROUBLED_PROJECT = """
+from django.contrib.auth.models import User
+from builder.models import Project, Turn
+from builder.versions import create_version
+from generation.models import Generation, ModelVersion
+from generation.runs import CANCELLED
+from sandbox.models import Build
+owner = User.objects.get(username="alice")
+project = Project.objects.create(owner=owner, name="Troubles")
+model, _ = ModelVersion.objects.get_or_create(name="default", defaults={"backend": "openai"})
+broken = Turn.objects.create(project=project, prompt="a todo list", seed=1)
+version = create_version(project=project, files={"app.json": "{}", "src/App.jsx": "function App((("}, parent=None)
+Generation.objects.create(turn=broken, model_version=model, seed=1, status="done", explanation="Here it is.",
+                          app_version=version)
+Build.objects.create(app_version=version, status="failed", failed_step="bundle", smoke_status="pending",
+                     error="src/App.jsx:1:13: ERROR: Expected identifier")
+stopped = Turn.objects.create(project=project, prompt="add a due date", seed=2, base_version=version)
+Generation.objects.create(turn=stopped, model_version=model, seed=2, status="cancelled", error=CANCELLED)
+print(project.id)
+"""
+
+
+def test_a_broken_app_and_a_stopped_turn_say_what_to_try(stack, page):
+    project_id = int(stack.django(TROUBLED_PROJECT))
+    page.goto(f"{stack.url}/projects/{project_id}/")
+    expect(page.locator("#app")).to_have_attribute("data-ready", "true", timeout=30_000)
+    broken, stopped = page.locator(".turn").nth(0), page.locator(".turn").nth(1)
+
+    expect(stopped.locator(".note.error")).to_contain_text("Stopped.")
+    expect(stopped.locator(".next-steps button")).to_have_text(["Regenerate", "Edit the prompt"])
+    expect(broken.locator(".next-steps button")).to_have_text(
+        ["Try again", "Edit the prompt", "Go back to an earlier version"])
+
+    # "Go back to an earlier version" opens History, ready to undo.
+    broken.get_by_role("button", name="Go back to an earlier version").click()
+    expect(page.get_by_role("tab", name="History")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#undo")).to_be_focused()
+    expect(page.locator("#versions .version")).to_have_count(1)
