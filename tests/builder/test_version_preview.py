@@ -155,3 +155,21 @@ def test_a_side_preview_that_fails_is_never_sent_for_repair(two_versions):
 
     assert pipeline.after_build(side) is None
     assert not Generation.objects.filter(kind=Generation.Kind.REPAIR).exists()
+
+
+def test_the_per_user_cap_never_stops_the_current_preview_for_a_side_one(owner, two_versions, settings, sandbox_dir):
+    from builder.models import Project
+
+    v1, v2 = two_versions
+    settings.PREVIEW_MAX_PER_USER = 1
+    other = create_version(project=Project.objects.create(owner=owner, name="Other"), files=V1, parent=None)
+    elsewhere = Build.objects.create(app_version=other, status=Build.Status.READY, stream_key="kiln:gen:9")
+    current = Build.objects.create(app_version=v2, status=Build.Status.READY, stream_key="kiln:gen:2")
+    side = Build.objects.create(app_version=v1, status=Build.Status.READY,
+                                stream_key=version_previews.side_stream(v1))
+
+    lifecycle.enforce_user_cap(side, keep=pipeline._builds_to_keep(side))
+
+    assert Build.objects.get(id=current.id).status == Build.Status.READY
+    assert Build.objects.get(id=side.id).status == Build.Status.READY
+    assert Build.objects.get(id=elsewhere.id).status == Build.Status.STOPPED  # the oldest, elsewhere
