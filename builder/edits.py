@@ -36,6 +36,7 @@ from sandbox.models import Build
 
 EDIT_PROMPT = "Hand edit of {path}"
 EDITED = "You edited {path} by hand, starting from version {number}. Kiln built it like any other version."
+CREATED = "You made {path} by hand, starting from version {number}. Kiln built it like any other version."
 NOTHING_CHANGED = "Nothing to save: the file is the same as in that version."
 NOT_TEXT = "Send the file as text: a path and its content."
 NOT_ROUND_TRIP = (
@@ -108,7 +109,7 @@ def save_edit(*, user, project: Project, version: AppVersion, path: str, content
         # The model whose answer was edited (an edit calls none): datasets filtered by model keep it.
         model_version=edited.model_version if edited else pick_model_version(seed=0),
         status=Generation.Status.DONE,
-        explanation=EDITED.format(path=path, number=number),
+        explanation=(EDITED if path in files else CREATED).format(path=path, number=number),
         app_version=copy,
         started_at=now,
         finished_at=now,

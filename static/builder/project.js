@@ -1006,9 +1006,9 @@
     const bar = el("edit-bar");
     if (editing) {
       bar.hidden = false;
-      el("edit-state").textContent = `Editing ${editing.path} (from version ${editing.number || "?"})` +
+      el("edit-state").textContent = `${editing.isNew ? "New file" : "Editing"} ${editing.path} (from version ${editing.number || "?"})` +
         (editing.saving ? " — saving…" : editing.dirty ? " — not saved" : "");
-      el("edit-file").hidden = true;
+      el("edit-file").hidden = el("new-file").hidden = true;
       el("edit-save").hidden = el("edit-cancel").hidden = false;
       el("edit-save").disabled = !!editing.saving || !editing.dirty;
       el("editor").hidden = false;
@@ -1018,12 +1018,14 @@
     el("editor").hidden = true;
     el("file-view").hidden = false;
     el("edit-save").hidden = el("edit-cancel").hidden = true;
-    el("edit-file").hidden = false;
     const entry = g && selectedPath && g.manifest && g.manifest[selectedPath];
-    const editable = !!entry && g.status === "done" && !!g.version && g.writing === null;
-    bar.hidden = !editable;
-    if (!editable) return;
+    const stored = !!g && g.status === "done" && !!g.version && g.writing === null;
+    bar.hidden = !stored;
+    if (!stored) return;
+    el("new-file").hidden = false;
+    el("edit-file").hidden = !entry;
     el("edit-state").textContent = "";
+    if (!entry) return;
     el("edit-file").disabled = !blobs.has(entry.sha256);
     if (pendingLine && pendingLine.path === selectedPath && blobs.has(entry.sha256)) {
       const line = pendingLine.line;
@@ -1037,18 +1039,20 @@
     return v ? v.number : null;
   }
 
-  function startEditing(g, line) {
+  // `newPath`: a file that is not in the version yet (the server says where one may be made).
+  function startEditing(g, line, newPath = null) {
     editError("");
     if (!editorLoaded()) { editError(EDITOR_MISSING); return; }
-    const entry = g.manifest[selectedPath];
-    if (!entry || !blobs.has(entry.sha256)) return;
-    const text = blobs.get(entry.sha256);
-    editing = { generation: g.id, version: g.version, path: selectedPath, original: text, dirty: false,
+    const path = newPath || selectedPath;
+    const entry = g.manifest[path];
+    if (!newPath && (!entry || !blobs.has(entry.sha256))) return;
+    const text = newPath ? "" : blobs.get(entry.sha256);
+    editing = { generation: g.id, version: g.version, path, original: text, dirty: false, isNew: !!newPath,
                 number: versionNumber(g.version) };
     el("editor").replaceChildren();
     el("editor").hidden = false;
     editing.handle = window.KilnEditor.open(el("editor"), {
-      path: selectedPath, text,
+      path, text,
       onChange: (now) => { if (editing) { editing.dirty = now !== editing.original; renderEditBar(g); } },
       onSave: () => saveEdit(),
     });
@@ -1170,6 +1174,12 @@
     stopEditing();
   });
   el("edit-save").addEventListener("click", saveEdit);
+  el("new-file").addEventListener("click", () => {
+    const g = generations.get(selectedId);
+    if (!g || !g.version) return;
+    const path = window.prompt("Path of the new file (under src/: .js, .jsx, .css or .json)", "src/");
+    if (path && path.trim()) startEditing(g, null, path.trim());
+  });
 
   connect();
 })();

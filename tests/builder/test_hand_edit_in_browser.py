@@ -144,13 +144,32 @@ def test_a_person_edits_a_file_by_hand_and_the_new_version_builds(stack, browser
     ).splitlines()
     assert rows == ["['edit']", "('edit', 'edit', 'first', 'edit')", "True True", "True False"]
 
+    # A new file, made where the app's modules live; anywhere else it is refused, with the reason.
+    page.get_by_role("tab", name="Files").click()
+    page.once("dialog", lambda dialog: dialog.accept("server.py"))
+    page.get_by_role("button", name="New file").click()
+    expect(page.locator("#edit-state")).to_contain_text("New file server.py")
+    page.locator("#editor .cm-content").click()
+    page.keyboard.type("print(1)")
+    page.get_by_role("button", name="Save as new version").click()
+    expect(page.locator("#edit-error")).to_contain_text("A new file can only be made under src/")
+    page.once("dialog", lambda dialog: dialog.accept())  # yes, discard the unsaved text
+    page.get_by_role("button", name="Cancel").click()
+    page.once("dialog", lambda dialog: dialog.accept("src/note.js"))
+    page.get_by_role("button", name="New file").click()
+    page.locator("#editor .cm-content").click()
+    page.keyboard.type("export const NOTE = 1;")
+    page.get_by_role("button", name="Save as new version").click()
+    expect(page.locator(".turn")).to_have_count(3)
+    expect(page.locator(".turn").last.locator(".turn-changes .change.added")).to_have_text("Added src/note.js")
+
     # A broken edit: the build error names the file and line, and nothing goes to the model.
     open_file(page, "src/App.jsx")
     page.get_by_role("button", name="Edit", exact=True).click()
     expect(page.locator("#editor .cm-editor")).to_be_visible()
     line = replace_line(page, "const TAGLINE", "const TAGLINE = = 1;")
     page.get_by_role("button", name="Save as new version").click()
-    expect(page.locator(".turn")).to_have_count(3)
+    expect(page.locator(".turn")).to_have_count(4)
     expect(page.locator("#build-status")).to_have_attribute("data-status", "failed", timeout=120_000)
     where = page.locator("#build-errors .build-error .where").first
     expect(where).to_have_text(f"src/App.jsx, line {line}")
