@@ -3,6 +3,7 @@ stack (ASGI server, both Celery workers, Redis, Docker, the offline model server
 runs live beside the current one, labelled as old; the current version and its preview are untouched
 (its records too: the old one runs on a copy). Screenshot: docs/screenshots/version-preview.png."""
 
+import json
 import os
 
 import httpx
@@ -61,11 +62,13 @@ def version(page, number):
 def builds_of(stack, project_id):
     """{build id: (version number, status)} of the project, read from the database."""
     out = stack.django(
-        "from sandbox.models import Build; from builder.models import Project; from builder.history import version_numbers\n"
+        "import json; from sandbox.models import Build; from builder.models import Project\n"
+        "from builder.history import version_numbers\n"
         f"p = Project.objects.get(id={project_id}); n = version_numbers(p)\n"
-        "print(sorted((b.id, n[b.app_version_id], b.status) for b in Build.objects.filter(app_version__project=p)))"
+        "print(json.dumps([(b.id, n[b.app_version_id], b.status)\n"
+        "                  for b in Build.objects.filter(app_version__project=p)]))"
     )
-    return {build: (number, status) for build, number, status in eval(out)}  # noqa: S307 (our own repr)
+    return {build: (number, status) for build, number, status in json.loads(out)}
 
 
 def test_an_old_version_runs_live_beside_the_current_one(stack, browser):
@@ -142,8 +145,8 @@ def test_an_old_version_runs_live_beside_the_current_one(stack, browser):
     assert csp_violations(page) == []
 
     # Another user reaches none of it: the same 404 as an id that does not exist.
-    version_id = stack.django(
-        f"from builder.models import AppVersion; print(AppVersion.objects.filter(project_id={project_id}).order_by('id').first().id)")
+    version_id = stack.django("from builder.models import AppVersion;"
+                              f"print(AppVersion.objects.filter(project_id={project_id}).order_by('id').first().id)")
     bob = browser_page(browser, stack, "bob", "bob-pass-123")
     cookies = {c["name"]: c["value"] for c in bob.context.cookies()}
     with httpx.Client(base_url=stack.url, cookies=cookies) as http:
