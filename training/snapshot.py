@@ -180,7 +180,11 @@ class SeenRows:
                 recent.add(key)
             first.append(new)
         if len(recent) >= self.RECENT_LIMIT:
-            self._sorted[kind] = np.union1d(merged, np.fromiter(recent, dtype=np.uint64, count=len(recent)))
+            # The recent keys are in neither the array nor each other: concatenate and sort in place
+            # (np.union1d would also deduplicate, through twice the temporary memory).
+            grown = np.concatenate([merged, np.fromiter(recent, dtype=np.uint64, count=len(recent))])
+            grown.sort()
+            self._sorted[kind] = grown
             recent.clear()
         return first
 

@@ -20,6 +20,7 @@ from feedback.models import Feedback
 from feedback.review import decide
 from tests.training.conftest import export, read_rows
 from training.mapping import normalised_prompt, prompt_group
+from training.snapshot import SeenRows
 
 pytestmark = pytest.mark.django_db
 
@@ -388,3 +389,14 @@ def test_the_dataset_export_reads_other_rooms_models_only_and_never_docker():
                 assert room != "docker", path
                 if room in {"builder", "generation", "sandbox", "feedback"}:
                     assert name.endswith(".models") or name in allowed, (path, name)
+
+
+def test_deduplication_remembers_every_key_across_merges(monkeypatch):
+    monkeypatch.setattr(SeenRows, "RECENT_LIMIT", 3)  # merge into the sorted array every 3 new keys
+    seen = SeenRows()
+    big = 2**64 - 1  # keys are unsigned 64-bit hashes
+
+    assert seen.first_seen("kto", [5, big, 5, 7]) == [True, True, False, True]  # merged after 7
+    assert seen.first_seen("kto", [7, 1, big, 2, 3, 1]) == [False, True, False, True, True, False]
+    assert seen.first_seen("kto", [1, 2, 3, 5, 7, big, 4]) == [False] * 6 + [True]
+    assert seen.first_seen("sft", [5, 5]) == [True, False]  # each row kind on its own
