@@ -285,7 +285,7 @@
       kiln.dataset.testid = "explanation";
       kiln.textContent = (g.explanation || "").trim() + (g.explanation_truncated ? "…" : "") ||
         (g.status === "failed" ? "" : "…");
-      li.append(kiln);
+      if (kiln.textContent) li.append(kiln); // a failure with no words: its error says it (below)
       const changed = changeLine(g); // what this turn changed (hand edit section, below)
       if (changed) li.append(changed);
       const hidden = turn.generationCount - turn.generationIds.length;
@@ -825,6 +825,10 @@
     }
     const view = document.createElement("pre");
     view.className = "file-view";
+    // It scrolls, so the keyboard reaches it: a named region, as the Files pane's.
+    view.tabIndex = 0;
+    view.setAttribute("role", "region");
+    view.setAttribute("aria-label", "Content of the selected file");
     const code = document.createElement("code");
     view.append(code);
     body.replaceChildren(list, view);

@@ -95,6 +95,7 @@ def test_a_failed_turn_says_what_to_try_and_the_buttons_do_it(stack, page):
     page.get_by_role("button", name="Build").click()
     turn = page.locator(".turn").last
     expect(turn.locator(".note.error")).to_contain_text("could not be reached", timeout=60_000)
+    expect(turn.locator(".bubble.kiln")).to_have_count(0)  # no empty answer bubble above the error
     steps = turn.locator(".next-steps")
     expect(steps).to_contain_text("What to try:")
     expect(steps.get_by_role("button", name="Try again")).to_be_visible()
@@ -130,6 +131,8 @@ def test_every_control_is_reached_by_tab_with_a_visible_focus_and_a_name(stack, 
     if pane == "History":
         page.locator("#versions .version").get_by_role("button", name="Preview this version").click()
         expect(page.frame_locator("#version-preview-frame").locator("h1")).to_be_visible(timeout=60_000)
+        page.locator("#versions .version").get_by_role("button", name="Files").click()
+        expect(page.locator("#history-view-body code")).not_to_be_empty()
     page.get_by_role("tab", name=pane).click()
     if pane == "History":  # the list is redrawn when it loads: mark its controls once it has
         page.wait_for_load_state("networkidle")
