@@ -66,6 +66,7 @@ DEFAULTS = {
     "small": {"examples": 2880, "steps": 360, "batch_size": 8, "learning_rate": 3e-3, "eval_n": 100},
 }
 MAX_NEW_TOKENS = {"spec": 360, "full": MAX_LENGTH}  # a spec answer is about 200 tokens
+SERVING_TEMPERATURE = 0.5  # the default sampling temperature vLLM serves the model with (see _save)
 
 NAME_TAKEN = "A model version named {name!r} exists already: choose another name."
 NOT_A_MODEL = "{path} holds no saved model (config.json and tokenizer.json are missing)."
@@ -97,8 +98,12 @@ def _config(size: str, tokenizer: PreTrainedTokenizerFast) -> Qwen2Config:
 
 
 def _save(model, tokenizer: PreTrainedTokenizerFast, out_dir: Path) -> None:
+    # vLLM takes its default sampling from this file, and Kiln's generation path sends no temperature:
+    # sampled at 1.0 a small model breaks its own protocol (a tiny base: 25 % valid specs served at 1.0
+    # where greedy decoding gave 100 %). 0.5 is what GRPO rounds sample at (training.rounds).
     model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True,
+        temperature=SERVING_TEMPERATURE,
     )
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
