@@ -165,6 +165,10 @@ def _generation_summaries(generation_ids: list[int], user, *, full: bool = False
     def text(value: str, limit: int) -> tuple[str, bool]:
         return clip(value, None if full else limit)
 
+    # Which model wrote a candidate of a comparison is the compare view's to reveal (blind mode,
+    # builder.compare), after the vote: the socket never carries it, where developer tools would show it.
+    compare_turns = set(Turn.objects.filter(id__in={g.turn_id for g in generations}, compare=True)
+                        .values_list("id", flat=True))
     summaries = {}
     for g in generations:
         version = g.app_version
@@ -178,7 +182,7 @@ def _generation_summaries(generation_ids: list[int], user, *, full: bool = False
             "kind": g.kind,
             "seed": g.seed,  # with the model version, enough to reproduce this candidate
             "status": g.status,
-            "model": g.model_version.name,
+            "model": None if g.turn_id in compare_turns else g.model_version.name,
             "explanation": explanation,
             "explanation_truncated": explanation_cut,
             "error": text(g.error, MESSAGE_BYTES)[0],
@@ -233,7 +237,8 @@ def new_generation_state(generation: Generation) -> dict:
     return {
         "id": generation.id, "seq": 0, "turn": generation.turn_id, "prompt": prompt, "prompt_truncated": prompt_cut,
         "candidate": generation.candidate, "kind": generation.kind, "seed": generation.seed,
-        "status": generation.status, "model": generation.model_version.name, "explanation": "",
+        "status": generation.status, "model": None if generation.turn.compare else generation.model_version.name,
+        "explanation": "",
         "explanation_truncated": False, "error": "", "version": None, "files": [], "file_count": 0, "changes": None,
         "build": None,
         "verdict": None,

@@ -10,7 +10,6 @@ from functools import lru_cache
 
 import openai
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -188,7 +187,8 @@ def _stream(generation: Generation) -> dict[str, str] | None:
     publisher = FramePublisher(generation.stream_key)
     if generation.attempts > 1:
         publisher.add(frames.reset(attempt=generation.attempts, message=RESTARTED))
-    publisher.add(frames.status("running", model=generation.model_version.name))
+    # A comparison's candidates stay anonymous on the socket (blind mode: builder.compare reveals them).
+    publisher.add(frames.status("running", model="" if generation.turn.compare else generation.model_version.name))
     base = base_version(generation)
     parser = StreamParser(base_files=base.files() if base else {})
     if generation.model_version.writes_spec:

@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from builder.models import Turn
+from builder.pipeline import generate
 from config import leases
 from generation import claims
 from generation.blueprint.server import split_tokens
 from generation.models import Generation
-from builder.pipeline import generate
 from generation.runs import CUT_OFF, MAX_ATTEMPTS, WORKER_LOST, recover_stuck_generations
 from generation.streaming import read_after, redis_client
 from sandbox.models import Build
@@ -37,6 +37,18 @@ def queued_generation(queue_generation):
     return queue_generation(TODO_PROMPT, seed=7)
 
 
+def test_a_comparison_candidates_stream_does_not_name_its_model(settings, model_server, queued_generation):
+    """Blind mode: which version wrote a candidate is revealed by the compare view after the vote, so
+    the stream a browser follows does not carry it; a plain turn's does."""
+    settings.MODEL_BASE_URL = model_server
+    Turn.objects.filter(id=queued_generation.turn_id).update(compare=True)
+
+    generate(queued_generation.id)
+
+    running = [f for f in read_after(queued_generation.stream_key) if f["type"] == "status" and f["status"] == "running"]
+    assert running and all("model" not in frame for frame in running)
+
+
 def test_a_finished_run_stores_a_version_and_queues_its_build(settings, model_server, queued_generation):
     settings.MODEL_BASE_URL = model_server
 
@@ -53,6 +65,7 @@ def test_a_finished_run_stores_a_version_and_queues_its_build(settings, model_se
 
     frames = read_after(generation.stream_key)
     assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
+    assert any(f["type"] == "status" and f.get("model") == generation.model_version.name for f in frames)
     kinds = [f["type"] for f in frames]
     assert kinds.index("file_start") < kinds.index("done") < kinds.index("build")
     streamed = "".join(f["text"] for f in frames if f["type"] == "file_delta" and f["path"] == "app.json")
