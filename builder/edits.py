@@ -20,17 +20,14 @@ DPO row (edited > model's) and one SFT row (the request -> the edited app).
 """
 
 from django.db import transaction
-from django.utils import timezone
 
 from builder import history, pipeline, repairs
-from builder.models import AppVersion, Project, Turn
+from builder.models import AppVersion, Project
 from builder.services import InvalidRequest
-from builder.versions import create_version
 from feedback.models import Feedback, PreferencePair
 from generation import frames, protocol
 from generation.errors import ProtocolError
 from generation.models import Generation
-from generation.router import pick_model_version
 from generation.streaming import append_event
 from sandbox.models import Build
 
@@ -97,23 +94,13 @@ def save_edit(*, user, project: Project, version: AppVersion, path: str, content
     files = version.files()
     path, content = checked_file(base=files, path=path, content=content)
     number = history.version_numbers(project)[version.id]
-    edited = version.generations.select_related("model_version").order_by("id").first()
-    turn = Turn.objects.create(project=project, prompt=EDIT_PROMPT.format(path=path), base_version=version, seed=0)
-    copy = create_version(project=project, files={**files, path: content}, parent=version)
-    now = timezone.now()
-    edit = Generation.objects.create(
-        turn=turn,
-        kind=Generation.Kind.EDIT,
-        candidate=1,
-        seed=0,
-        # The model whose answer was edited (an edit calls none): datasets filtered by model keep it.
-        model_version=edited.model_version if edited else pick_model_version(seed=0),
-        status=Generation.Status.DONE,
+    edited = version.generations.order_by("id").first()  # the answer the user edited, if a model wrote it
+    edit = history.record_without_model(
+        project=project, kind=Generation.Kind.EDIT, prompt=EDIT_PROMPT.format(path=path), base_version=version,
+        files={**files, path: content}, origin=version,
         explanation=(EDITED if path in files else CREATED).format(path=path, number=number),
-        app_version=copy,
-        started_at=now,
-        finished_at=now,
     )
+    copy = edit.app_version
     feedback = Feedback.objects.create(user=user, generation=edit, verdict=Feedback.Verdict.EDIT)
     if edited is not None:
         answer = history.model_answer(edited)

@@ -159,25 +159,11 @@ def restore_version(
     if replaced is not None and replaced.digest == version.digest:
         raise InvalidRequest(ALREADY_CURRENT)
     number = version_numbers(project)[version.id]
-    origin = version.generations.select_related("model_version").order_by("id").first()
-    turn = Turn.objects.create(
-        project=project, prompt=prompt.format(number=number), base_version=replaced, seed=0
+    restore = record_without_model(
+        project=project, kind=Generation.Kind.RESTORE, prompt=prompt.format(number=number), base_version=replaced,
+        files=version.files(), origin=version, explanation=RESTORED.format(number=number),
     )
-    copy = create_version(project=project, files=version.files(), parent=replaced)
-    now = timezone.now()
-    restore = Generation.objects.create(
-        turn=turn,
-        kind=Generation.Kind.RESTORE,
-        candidate=1,
-        seed=0,
-        # The model that wrote these files (a restore calls none): datasets filtered by model keep them.
-        model_version=origin.model_version if origin else pick_model_version(seed=0),
-        status=Generation.Status.DONE,
-        explanation=RESTORED.format(number=number),
-        app_version=copy,
-        started_at=now,
-        finished_at=now,
-    )
+    copy = restore.app_version
     feedback = Feedback.objects.create(user=user, generation=restore, verdict=Feedback.Verdict.RESTORE)
     loser = replaced.generations.order_by("id").first() if replaced is not None else None
     if loser is not None:
@@ -188,6 +174,22 @@ def restore_version(
     append_event(restore.stream_key, frames.done(version_id=copy.id, paths=list(copy.manifest)))
     pipeline.request_build(copy, stream_key=restore.stream_key)
     return restore
+
+
+def record_without_model(*, project: Project, kind: str, prompt: str, base_version: AppVersion | None,
+                         files: dict[str, str], origin: AppVersion, explanation: str) -> Generation:
+    """A turn whose new version no model wrote (a restore, a hand edit): the turn, the version (its parent
+    is `base_version`) and a finished generation holding it. Its model version is the one that wrote
+    `origin`'s files (none was called), so datasets filtered by model keep the row."""
+    first = origin.generations.select_related("model_version").order_by("id").first()
+    turn = Turn.objects.create(project=project, prompt=prompt, base_version=base_version, seed=0)
+    copy = create_version(project=project, files=files, parent=base_version)
+    now = timezone.now()
+    return Generation.objects.create(
+        turn=turn, kind=kind, candidate=1, seed=0,
+        model_version=first.model_version if first else pick_model_version(seed=0),
+        status=Generation.Status.DONE, explanation=explanation, app_version=copy, started_at=now, finished_at=now,
+    )
 
 
 def undo(*, user, project: Project) -> Generation:
