@@ -161,3 +161,21 @@ class Stack:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def stack_with_alice_and_bob(workdir: Path, *, setup: str = ""):
+    """A module fixture's body: a running stack (its own Redis database, KILN_E2E_REDIS_DB, and Docker
+    instance, KILN_INSTANCE) where alice and bob can sign in, `setup` run in its Django shell after;
+    stopped, and its containers removed, when the module is done."""
+    instance = os.environ.get("KILN_INSTANCE", "e2e")
+    stack = Stack(workdir, extra_env={"KILN_INSTANCE": instance, "KILN_CHANNEL_PREFIX": f"kiln-{instance}:asgi"})
+    stack.start()
+    try:
+        stack.django("from django.contrib.auth.models import User\n"
+                     "User.objects.create_user('alice', password='alice-pass-123')\n"
+                     "User.objects.create_user('bob', password='bob-pass-123')\n" + setup)
+        yield stack
+    finally:
+        stack.stop()
+        stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
+

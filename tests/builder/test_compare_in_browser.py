@@ -6,22 +6,19 @@ The rows each vote writes are checked in the database and in what `export_datase
 tests/builder/test_compare_votes.py checks the same below the browser, case by case."""
 
 import json
-import os
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser import csp_violations
 from tests.browser import open_page as browser_page
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, stack_with_alice_and_bob
 from tests.test_builder_in_browser import new_project
 from tests.test_end_to_end import TODO_PROMPT
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = ROOT / "docs" / "screenshots"
-REDIS_DB = int(os.environ.get("KILN_E2E_REDIS_DB", "14"))
-INSTANCE = os.environ.get("KILN_INSTANCE", "e2e")
 BUILD_TIMEOUT_MS = 300_000
 REASON = "A keeps the list in the order I added"
 
@@ -34,20 +31,13 @@ def clean_redis():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("kiln-compare"), redis_db=REDIS_DB,
-                  extra_env={"KILN_INSTANCE": INSTANCE, "KILN_CHANNEL_PREFIX": f"kiln-{INSTANCE}:asgi"}).start()
     # Two model versions served by the same offline model: a comparison draws one of each.
-    stack.django(
-        "from django.contrib.auth.models import User; from generation.models import ModelVersion\n"
-        "User.objects.create_user('alice', password='alice-pass-123')\n"
-        "User.objects.create_user('bob', password='bob-pass-123')\n"
+    yield from stack_with_alice_and_bob(tmp_path_factory.mktemp("kiln-compare"), setup=(
+        "from generation.models import ModelVersion\n"
         "default = ModelVersion.objects.get(name='default')\n"
         "ModelVersion.objects.create(name='challenger', backend=default.backend, endpoint=default.endpoint,"
         " base_model=default.base_model, output_mode=default.output_mode)"
-    )
-    yield stack
-    stack.stop()
-    stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
+    ))
 
 
 def open_page(browser, stack, username, password):

@@ -6,7 +6,6 @@ changed; the diff is coloured; a broken edit names file and line and goes to the
 Screenshots go to docs/screenshots/."""
 
 import json
-import os
 import re
 
 import pytest
@@ -14,15 +13,13 @@ from playwright.sync_api import expect
 
 from tests.browser import csp_violations
 from tests.browser import open_page as browser_page
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, stack_with_alice_and_bob
 from tests.test_builder_in_browser import new_project
 from tests.test_end_to_end import TODO_PROMPT
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = ROOT / "docs" / "screenshots"
-REDIS_DB = int(os.environ.get("KILN_E2E_REDIS_DB", "14"))
-INSTANCE = os.environ.get("KILN_INSTANCE", "e2e")
 TAGLINE = "Edited by hand in Kiln"
 
 
@@ -37,15 +34,7 @@ def stack(tmp_path_factory):
     from builder.editor_bundle import ensure_bundle
 
     ensure_bundle()  # what ./kiln setup does: the page loads CodeMirror from static/vendor/
-    stack = Stack(tmp_path_factory.mktemp("kiln-hand-edit"), redis_db=REDIS_DB,
-                  extra_env={"KILN_INSTANCE": INSTANCE, "KILN_CHANNEL_PREFIX": f"kiln-{INSTANCE}:asgi"}).start()
-    stack.manage("shell", "-c",
-                 "from django.contrib.auth.models import User;"
-                 "User.objects.create_user('alice', password='alice-pass-123');"
-                 "User.objects.create_user('bob', password='bob-pass-123')")
-    yield stack
-    stack.stop()
-    stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
+    yield from stack_with_alice_and_bob(tmp_path_factory.mktemp("kiln-hand-edit"))
 
 
 def wait_until_selected_is_ready(page, turns, timeout_ms=180_000):

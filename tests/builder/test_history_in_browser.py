@@ -3,7 +3,6 @@ stack (ASGI server, both Celery workers, Redis, Docker, the offline model server
 strict Content-Security-Policy. Screenshots go to docs/screenshots/ (shown in the README)."""
 
 import json
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -13,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser import csp_violations
 from tests.browser import open_page as browser_page
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, stack_with_alice_and_bob
 from tests.test_builder_in_browser import new_project
 from tests.test_end_to_end import TODO_PROMPT
 
@@ -22,8 +21,6 @@ pytestmark = pytest.mark.e2e
 SHOTS = ROOT / "docs" / "screenshots"
 FOLLOW_UP = "add a due date"
 # Several engineers run the stack at once: each uses its own Redis database and Docker label.
-REDIS_DB = int(os.environ.get("KILN_E2E_REDIS_DB", "14"))
-INSTANCE = os.environ.get("KILN_INSTANCE", "e2e")
 
 
 @pytest.fixture(autouse=True)
@@ -35,15 +32,7 @@ def clean_redis():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("kiln-history"), redis_db=REDIS_DB,
-                  extra_env={"KILN_INSTANCE": INSTANCE, "KILN_CHANNEL_PREFIX": f"kiln-{INSTANCE}:asgi"}).start()
-    stack.manage("shell", "-c",
-                 "from django.contrib.auth.models import User;"
-                 "User.objects.create_user('alice', password='alice-pass-123');"
-                 "User.objects.create_user('bob', password='bob-pass-123')")
-    yield stack
-    stack.stop()
-    stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
+    yield from stack_with_alice_and_bob(tmp_path_factory.mktemp("kiln-history"))
 
 
 

@@ -4,7 +4,6 @@ runs live beside the current one, labelled as old; the current version and its p
 (its records too: the old one runs on a copy). Screenshot: docs/screenshots/version-preview.png."""
 
 import json
-import os
 
 import httpx
 import pytest
@@ -12,14 +11,12 @@ from playwright.sync_api import expect
 
 from tests.browser import csp_violations
 from tests.browser import open_page as browser_page
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, stack_with_alice_and_bob
 from tests.test_end_to_end import TODO_PROMPT
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = ROOT / "docs" / "screenshots"
-REDIS_DB = int(os.environ.get("KILN_E2E_REDIS_DB", "14"))
-INSTANCE = os.environ.get("KILN_INSTANCE", "e2e")
 ADD_TASK = "form[aria-label='Add Task']"
 
 
@@ -31,15 +28,7 @@ def clean_redis():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("kiln-version-preview"), redis_db=REDIS_DB,
-                  extra_env={"KILN_INSTANCE": INSTANCE, "KILN_CHANNEL_PREFIX": f"kiln-{INSTANCE}:asgi"}).start()
-    stack.manage("shell", "-c",
-                 "from django.contrib.auth.models import User;"
-                 "User.objects.create_user('alice', password='alice-pass-123');"
-                 "User.objects.create_user('bob', password='bob-pass-123')")
-    yield stack
-    stack.stop()
-    stack.manage("shell", "-c", "from sandbox.docker_driver import remove_all_for_instance; remove_all_for_instance()")
+    yield from stack_with_alice_and_bob(tmp_path_factory.mktemp("kiln-version-preview"))
 
 
 def new_project(page, name):
