@@ -136,9 +136,12 @@ class ExportOptions:
 class Progress:
     """What an export reports as it goes; the command draws it (rich), tests and benches ignore it."""
 
-    def stream_started(self, stream: str, total: int) -> None: ...
+    def stream_started(self, stream: str, total: int | None) -> None:
+        """`total`: about how many signals the stream holds (selectors.STREAMS), None when unknown."""
 
     def stream_advanced(self, stream: str, n: int) -> None: ...
+
+    def stream_finished(self, stream: str) -> None: ...
 
     def rows_written(self, fmt: str, n: int) -> None: ...
 
@@ -259,22 +262,28 @@ class SplitFiles:
             self.paths[0].with_suffix(".parquet"), schema, compression="zstd", memory_pool=_MEMORY_POOL,
             write_statistics=[name for name in schema.names if name in _STATISTICS],
         )
-        self.lines: list[bytes] = []
+        # The batch's JSON lines, appended as rows arrive: each line's own bytes (which orjson allocates
+        # at up to twice their size, never shrunk) are freed at once instead of held until the batch
+        # is full, and the writer thread gets one block to write, hash and parse.
+        self.block = bytearray()
+        self.rows = 0
         self.parsed: list[pa.Table] = []  # batches of the next row group (writer thread only)
 
     def write(self, row: Row) -> None:
         # orjson: several times faster than json.dumps, deterministic, non-ASCII text kept as UTF-8.
-        self.lines.append(row.line())
-        if len(self.lines) >= BATCH_ROWS:
+        self.block += row.line()
+        self.block += b"\n"
+        self.rows += 1
+        if self.rows >= BATCH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        if self.lines:
-            self.writer.submit(self._write_batch, self.lines)
-            self.lines = []
+        if self.rows:
+            self.writer.submit(self._write_batch, self.block)
+            self.block = bytearray()
+            self.rows = 0
 
-    def _write_batch(self, lines: list[bytes]) -> None:
-        block = b"\n".join(lines) + b"\n"
+    def _write_batch(self, block: bytearray) -> None:
         self.jsonl.write(block)
         self.jsonl_sha256.update(block)
         self.parsed.append(pa_json.read_json(pa.BufferReader(block), parse_options=self.parse_options,
@@ -348,10 +357,10 @@ def _write_rows(folder: Path, options: ExportOptions, progress: Progress) -> tup
     reported = Counter()
     seen = SeenRows()
     try:
-        for stream, (queryset, read) in STREAMS.items():
+        for stream, (total, read) in STREAMS.items():
             if not any(made.kind in files for (k, _), rule in MAPPING.items() if k == stream for made in rule.yields):
                 continue  # nothing this stream yields was asked for
-            progress.stream_started(stream, queryset(window).count())
+            progress.stream_started(stream, total(window))
             for signals in read(window):
                 _place([row for signal in signals for row in rows_for(signal, ids=ids) if row.kind in files],
                        options, stats, seen, files)
@@ -361,6 +370,7 @@ def _write_rows(folder: Path, options: ExportOptions, progress: Progress) -> tup
                     for fmt in formats:
                         progress.rows_written(fmt, written - reported[fmt])
                         reported[fmt] = written
+            progress.stream_finished(stream)
         for by_split in files.values():
             for split_files in by_split.values():
                 split_files.close()

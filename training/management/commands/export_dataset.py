@@ -56,19 +56,30 @@ class RichProgress(ExportProgress):
     def __init__(self, progress: Progress, formats):
         self.progress = progress
         self.streams = {}
+        self.read = {}
         self.formats = {fmt: progress.add_task(f"{fmt} rows", total=None) for fmt in formats}
 
     def stream_started(self, stream, total):
         self.streams[stream] = self.progress.add_task(f"reading {STREAM_LABELS[stream]}", total=total)
+        self.read[stream] = 0
 
     def stream_advanced(self, stream, n):
         self.progress.advance(self.streams[stream], n)
+        self.read[stream] += n
+
+    def stream_finished(self, stream):
+        # The total was an estimate (selectors.STREAMS): the bar ends at what was read.
+        self.progress.update(self.streams[stream], total=self.read[stream])
 
     def rows_written(self, fmt, n):
         self.progress.advance(self.formats[fmt], n)
 
 
 class Command(BaseCommand):
+    # Django's system checks import every URLconf, view and consumer module to check them: +65 MB of RSS
+    # before the first row (159 -> 224 MB, measured), in a command that reads the database and writes
+    # files. `manage.py check` and the server still run them.
+    requires_system_checks = []
     help = ("Write a dataset snapshot: DPO, reward, KTO and SFT rows in TRL's conversational form, as JSONL and "
             "Parquet, with a dataset card and a manifest (docs/datasets.md).")
 
