@@ -5,10 +5,12 @@ import ast
 import hashlib
 import json
 import re
+import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
 import datasets
+import orjson
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -19,7 +21,7 @@ import training
 from feedback.models import Feedback
 from feedback.review import decide
 from tests.training.conftest import export, read_rows
-from training.mapping import normalised_prompt, prompt_group
+from training.mapping import normalised_prompt, prompt_group, to_json
 from training.snapshot import SeenRows
 
 pytestmark = pytest.mark.django_db
@@ -400,3 +402,20 @@ def test_deduplication_remembers_every_key_across_merges(monkeypatch):
     assert seen.first_seen("kto", [7, 1, big, 2, 3, 1]) == [False, True, False, True, True, False]
     assert seen.first_seen("kto", [1, 2, 3, 5, 7, big, 4]) == [False] * 6 + [True]
     assert seen.first_seen("sft", [5, 5]) == [True, False]  # each row kind on its own
+
+
+def test_encoded_messages_hold_no_more_memory_than_their_json():
+    # Every row of a chunk holds its prompt's and answers' JSON until it is written. orjson 3.12+ returns
+    # its output buffer as it grew (16 KB for a 1.8 KB prompt) without shrinking it, which made one
+    # chunk's rows take 33 MB instead of 5 and broke the export's memory goal (docs/datasets.md).
+    prompt = [{"role": "system", "content": "You write apps. " * 90}, {"role": "user", "content": "A todo list"}]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [to_json(prompt) for _ in range(200)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    assert kept[0] == orjson.dumps(prompt)
+    assert held < 1.2 * sum(len(encoded) for encoded in kept)
