@@ -6,15 +6,16 @@ import json
 import time
 
 import pytest
+import torch
 from django.core.management import call_command
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2ForCausalLM
 
 from generation.blueprint.responder import respond
 from generation.models import ModelVersion
 from generation.prompts import REQUEST_HEADING, spec_messages
 from generation.protocol import parse
 from training import corpus
-from training.base_model import SIZES, register_base
+from training.base_model import SIZES, _config, register_base, share_letter_embeddings
 from training.tokenizer import train_tokenizer
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def test_the_tiny_bootstrap_saves_a_model_that_loads_offline_and_registers_it(tm
     started = time.monotonic()
 
     call_command("bootstrap_model", "--size", "tiny", "--target", "spec", "--out", str(out),
-                 "--name", "kiln-tiny", verbosity=0)
+                 "--name", "kiln-tiny", "--probe-every", "8", verbosity=0)
 
     seconds = time.monotonic() - started
     print(f"tiny bootstrap: {seconds:.0f} s")
@@ -39,8 +40,13 @@ def test_the_tiny_bootstrap_saves_a_model_that_loads_offline_and_registers_it(tm
     losses = [entry["loss"] for entry in summary["losses"]]
     assert len(losses) >= 2 and losses[-1] < losses[0]  # it learned something
     assert summary["held_out"]["n"] > 0 and 0 <= summary["held_out"]["entity_accuracy"] <= 1
+    # Some prompts are learned on their answers' explanations only; held-out probes show the way there.
+    assert summary["corpus"]["explanation_only"] > 0
+    assert [probe["step"] for probe in summary["probes"]] == [8, 16]
+    assert all(0 <= probe["entity_accuracy"] <= 1 for probe in summary["probes"])
     assert summary["peak_rss_mb"] > 0 and summary["seconds"]["total"] > 0
     assert summary["command"].startswith("python manage.py bootstrap_model --size tiny --target spec")
+    assert "--probe-every 8" in summary["command"]
 
     # Loads the way vLLM and the training rounds load it: from the folder alone, offline.
     tokenizer = AutoTokenizer.from_pretrained(out)
@@ -97,6 +103,26 @@ def test_the_tokenizer_round_trips_text_and_splits_first_letters(tmp_path):
     lower = [t for t in loaded.tokenize(" zorblat") if t != "Ġ"]
     upper = loaded.tokenize('"Zorblat')[1:]
     assert lower[0] in ("z", "Ġz") and upper[0] == "Z" and lower[1:] == upper[1:]
+    # The plural ends in a piece of its own: every form of the noun the answer writes is in the prompt's.
+    for plural, singular in (("zorblats", "Zorblat"), ("glasses", "Glass"), ("mekarbs", "Mekarb")):
+        pieces = [t for t in loaded.tokenize(" " + plural) if t != "Ġ"]
+        stem = loaded.tokenize(singular)[1:]
+        assert pieces[1 : len(stem) + 1] == stem and "".join(pieces[len(stem) + 1 :]) in ("s", "es"), plural
+
+
+def test_a_new_model_starts_with_each_letter_alike_in_its_four_forms(tmp_path):
+    # "Zorblat" in the answer copies " zorblats" in the prompt: "Z" and " z" start as the same letter.
+    answers = [respond(spec_messages(p), seed=0) for p in ("Track my zorblats", "Each quimble has a rating")]
+    tokenizer = train_tokenizer(answers + ["Zorblat zorblat quimble Quimble"], vocab_size=SIZES["tiny"]["vocab_size"])
+    model = Qwen2ForCausalLM(_config("tiny", tokenizer))
+    assert share_letter_embeddings(model, tokenizer) >= 52  # every letter, both cases, at least
+    vectors = model.get_input_embeddings().weight
+    vocab = tokenizer.get_vocab()
+
+    def distance(a, b):
+        return torch.dist(vectors[vocab[a]], vectors[vocab[b]]).item()
+
+    assert distance("Z", "z") < distance("Z", "q") and distance("q", "Q") < distance("q", "z")
 
 
 def test_the_corpus_has_many_nouns_and_held_out_nouns_never_seen_in_training():
