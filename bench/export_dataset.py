@@ -6,8 +6,9 @@
 For each size, a scratch SQLite database gets that many preference pairs of realistic size (Kiln's
 system prompt and a request, two answers of about 1 KB each: about 4 KB of messages a pair), their two
 generations, the user's accept and reject, and some failed builds and output defects. Each export
-then runs in a fresh process that reports its wall time and its peak RSS (ru_maxrss): every format
-(dpo, reward, kto, sft) as JSONL and Parquet, card and manifest. The naive export reads the same
+then runs in a fresh process that reports its wall time, CPU time and peak RSS (ru_maxrss): the
+streaming one is `manage.py export_dataset` itself (its Command, called in-process), every format (dpo,
+reward, kto, sft) as JSONL and Parquet, card and manifest. The naive export reads the same
 signals with the same mapping but keeps every row in memory and writes each file as one table.
 Databases are kept under --workdir and reused by later runs; exports are deleted once measured.
 Goal (docs/datasets.md): <= 30 s for all four formats, peak RSS <= 300 MB, and within 20 % from 100k to 300k.
