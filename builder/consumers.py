@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 
+import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
@@ -100,7 +101,8 @@ class ProjectConsumer(AsyncWebsocketConsumer):
             task.cancel()
 
     async def send_json(self, content: dict) -> None:
-        await self.send(text_data=json.dumps(content))
+        # orjson: every streamed frame passes here, and it encodes ~10x faster than the json module.
+        await self.send(text_data=orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS).decode())
 
     async def receive(self, text_data=None, bytes_data=None):
         content = {}

@@ -8,18 +8,17 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-import openai
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from config.leases import LeaseHeld
 from generation import claims, frames, protocol, specs
-from generation.backends import backend_for
+from generation.backends import ModelError, ModelUnreachable, backend_for
 from generation.models import Generation, OutputDefect
 from generation.prompts import REQUEST_HEADING, spec_messages
 from generation.protocol import StreamParser
-from generation.streaming import append_events, expire
+from generation.streaming import background_appender, expire
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,12 @@ class FramePublisher:
     token. A frame held back to merge with what follows is written by the process's `_Flusher` when
     its time is up, so it never waits for the model's next token (which may be far off).
 
+    Text and file chunks are handed to the process's background appender and not waited for (the
+    generation thread goes back to reading the model); any other frame (status, failed, cancelled…)
+    and `flush()` wait until everything this publisher handed over is in Redis, so what is written
+    after them (the database, the pipeline's own frames) comes after them, and a Redis failure raises
+    here, in the generation's thread.
+
     Each frame carries `t`: the wall-clock time its first piece arrived from the model, so a client
     (and bench/stream_overhead.py) can tell exactly how long Kiln's path took to deliver it."""
 
@@ -61,6 +66,7 @@ class FramePublisher:
         self.pending: list[dict] = []
         self.window_s = settings.GENERATION_COALESCE_MS / 1000
         self.last_flush = 0.0
+        self.last_ticket = 0
         self.lock = threading.Lock()  # the generation's thread and the flusher's
 
     def add(self, frame: dict, *, arrived_at: float | None = None) -> None:
@@ -72,24 +78,32 @@ class FramePublisher:
             else:
                 self.pending.append({**frame, "t": round(arrived_at or time.time(), 4)})
             due_at = self.last_flush + self.window_s
-            if not mergeable or time.monotonic() >= due_at:
-                self._flush()
+            if mergeable and time.monotonic() < due_at:
+                _flusher().flush_at(self, due_at)
                 return
-        _flusher().flush_at(self, due_at)
+            self._hand_over()
+        if not mergeable:
+            self._wait()
 
-    def flush(self) -> None:
+    def flush(self, *, wait: bool = True) -> None:
         with self.lock:
-            self._flush()
+            self._hand_over()
+        if wait:
+            self._wait()
 
-    def _flush(self) -> None:
+    def _hand_over(self) -> None:
         if self.pending:
-            append_events(self.stream_key, self.pending)
-            self.pending.clear()
+            self.last_ticket = background_appender().submit(self.stream_key, self.pending)
+            self.pending = []
             self.last_flush = time.monotonic()
+
+    def _wait(self) -> None:
+        if self.last_ticket:
+            background_appender().wait(self.stream_key, self.last_ticket)
 
 
 class _Flusher:
-    """One thread per worker process that writes held-back frames when their time is up."""
+    """One thread per worker process that hands held-back frames over when their time is up."""
 
     def __init__(self):
         self.due: dict[FramePublisher, float] = {}
@@ -115,10 +129,7 @@ class _Flusher:
                 for publisher in ready:
                     del self.due[publisher]
             for publisher in ready:
-                try:
-                    publisher.flush()  # a no-op when its own thread got there first
-                except Exception:  # Redis down: the generation's own next write fails loudly
-                    log.exception("flushing held frames of %s", publisher.stream_key)
+                publisher.flush(wait=False)  # a no-op when its own thread got there first
 
 
 @lru_cache(maxsize=1)
@@ -225,10 +236,10 @@ def _stream(generation: Generation) -> dict[str, str] | None:
             for event in parser.finish(stream.result.finish_reason):
                 publisher.add(frames.from_parser_event(event))
         publisher.flush()  # the last text reaches the browser now, not after the database writes below
-    except openai.APIConnectionError as exc:
-        return _fail(generation, publisher, MODEL_UNREACHABLE.format(detail=exc.__class__.__name__))
-    except openai.APIError as exc:
-        return _fail(generation, publisher, MODEL_ERROR.format(detail=exc.message))
+    except ModelUnreachable as exc:
+        return _fail(generation, publisher, MODEL_UNREACHABLE.format(detail=exc))
+    except ModelError as exc:
+        return _fail(generation, publisher, MODEL_ERROR.format(detail=exc))
 
     raw_output, cut_note = protocol.bounded_raw_output("".join(raw_parts))
     if stopped_early and not cut_note:

@@ -105,7 +105,7 @@ def test_an_unreachable_model_fails_with_a_clear_message(settings, queued_genera
 
     generation = Generation.objects.get(id=queued_generation.id)
     assert generation.status == "failed"
-    assert generation.error.startswith("The model server could not be reached")
+    assert generation.error == "The model server could not be reached (connection refused). Nothing was lost: try again."
     assert read_after(generation.stream_key)[-1]["type"] == "failed"
 
 
@@ -285,3 +285,52 @@ def test_a_generation_waiting_for_its_first_token_keeps_its_lease(settings, queu
     # Held all through the silent start, so neither a redelivery nor the watchdog takes it over.
     assert all(holders), holders
     assert Generation.objects.get(id=queued_generation.id).status == "done"
+
+
+class RefusingModel(BurstyModel):
+    """A model server that refuses the request, as vLLM does with an OpenAI-style error body."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"error": {"message": "This model's maximum context length is 1024 tokens.",
+                                     "type": "BadRequestError", "code": 400}}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class FailingMidStreamModel(BurstyModel):
+    """A model server that starts answering, then sends an error event instead of the rest."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._event({"choices": [{"index": 0, "delta": {"content": "Here is"}, "finish_reason": None}]})
+        self._event({"error": {"message": "The engine ran out of KV cache.", "code": 500}})
+        self._chunk(b"")
+
+
+@pytest.mark.parametrize("handler, shown", [
+    (RefusingModel, "The model server answered with an error: HTTP 400: This model's maximum context length is 1024 tokens."),
+    (FailingMidStreamModel, "The model server answered with an error: The engine ran out of KV cache."),
+])
+def test_a_model_server_error_fails_the_generation_with_the_servers_own_message(settings, queued_generation,
+                                                                               handler, shown):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.MODEL_BASE_URL = f"http://127.0.0.1:{server.server_port}/v1"
+    try:
+        generate(queued_generation.id)
+    finally:
+        server.shutdown()
+
+    generation = Generation.objects.get(id=queued_generation.id)
+    assert (generation.status, generation.error) == ("failed", shown)
+    assert generation.app_version is None
+    assert read_after(generation.stream_key)[-1] == {**read_after(generation.stream_key)[-1], "type": "failed",
+                                                     "message": shown}

@@ -1,11 +1,10 @@
 import time
 
-import openai
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from generation.backends import OpenAICompatibleBackend
+from generation.backends import ModelError, ModelUnreachable, OpenAICompatibleBackend
 from generation.models import ModelVersion
 from generation.prompts import build_messages
 from generation.protocol import StreamParser
@@ -36,7 +35,7 @@ class Command(BaseCommand):
                     chunks += 1
                     parser.feed(text)
                     bar.update(1)
-        except openai.APIError as exc:
+        except (ModelUnreachable, ModelError) as exc:
             raise CommandError(f"The endpoint failed: {exc}") from exc
         parser.finish(stream.result.finish_reason)
         total_s = time.monotonic() - started
