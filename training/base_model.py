@@ -215,8 +215,10 @@ def bootstrap(
 
     items = corpus.training_items(examples, seed=seed)
     rows = chat_rows(items, target)
-    # More prompts (another seed: other nouns and wordings), trained on their answers' explanations only.
-    copy_items = corpus.training_items(explanations, seed=seed + 7_919, follow_up_share=0.0) if explanations else []
+    # More prompts, over nouns of their own seen about once each (not the held-out ones), trained on their
+    # answers' explanations only: memorising a noun cannot fit them, copying it from the prompt can.
+    copy_items = corpus.training_items(explanations, seed=seed + 7_919, follow_up_share=0.0,
+                                       nouns=corpus.fresh_nouns(explanations, seed=seed)) if explanations else []
     copy_rows = chat_rows(copy_items, target)
     corpus_s = time.monotonic() - started
     tokenizer = train_tokenizer(_texts(rows), vocab_size=SIZES[size]["vocab_size"])

@@ -104,6 +104,14 @@ class PromptItem:
     messages: tuple[dict, ...]  # exactly the chat messages Kiln sends for this prompt (spec_messages)
 
 
+def _invented_word(rng: random.Random) -> str:
+    return "".join(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS) for _ in range(rng.choice([2, 2, 3])))
+
+
+def _usable(word: str) -> bool:
+    return 4 <= len(word) <= 12 and planner.singularise(planner.pluralise(word)) == word
+
+
 @lru_cache(maxsize=1)
 def noun_split() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(training nouns, held-out nouns): a fixed list of real and invented nouns, every HELD_OUT_EVERY-th
@@ -112,9 +120,8 @@ def noun_split() -> tuple[tuple[str, ...], tuple[str, ...]]:
     invented: list[str] = []
     seen = set(REAL_NOUNS)
     while len(invented) < INVENTED_NOUNS:
-        word = "".join(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS)
-                       for _ in range(rng.choice([2, 2, 3])))
-        if word in seen or not 4 <= len(word) <= 12 or planner.singularise(planner.pluralise(word)) != word:
+        word = _invented_word(rng)
+        if word in seen or not _usable(word):
             continue
         seen.add(word)
         invented.append(word)
@@ -200,9 +207,27 @@ def _items(n: int, nouns: tuple[str, ...], seed: int, follow_up_share: float) ->
     return items
 
 
-def training_items(n: int, *, seed: int = 0, follow_up_share: float = 0.15) -> list[PromptItem]:
-    """`n` training prompts (some follow-ups), with training nouns only."""
-    return _items(n, noun_split()[0], seed, follow_up_share)
+def fresh_nouns(n: int, *, seed: int = 0) -> tuple[str, ...]:
+    """`n` more invented nouns from the same generator, none of them in the fixed list (so never a held-out
+    one): nouns seen about once, which a model can only get right by copying them from the prompt."""
+    rng = random.Random(f"fresh-{seed}")
+    taken = set(noun_split()[0]) | set(noun_split()[1])
+    nouns: list[str] = []
+    while len(nouns) < n:
+        word = _invented_word(rng)
+        if word not in taken and _usable(word):
+            taken.add(word)
+            nouns.append(word)
+    return tuple(nouns)
+
+
+def training_items(n: int, *, seed: int = 0, follow_up_share: float = 0.15,
+                   nouns: tuple[str, ...] | None = None) -> list[PromptItem]:
+    """`n` training prompts (some follow-ups), with training nouns only (or `nouns`, never held-out ones)."""
+    nouns = nouns or noun_split()[0]
+    if set(nouns) & set(noun_split()[1]):
+        raise ValueError("held-out nouns never appear in training")
+    return _items(n, nouns, seed, follow_up_share)
 
 
 def held_out_items(n: int, *, seed: int = 0) -> list[PromptItem]:

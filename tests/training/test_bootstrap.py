@@ -133,6 +133,12 @@ def test_the_corpus_has_many_nouns_and_held_out_nouns_never_seen_in_training():
 
     items = corpus.training_items(120, seed=4)
     held = corpus.held_out_items(30, seed=4)
+    # The explanation-only rows' nouns: new words, none of the fixed list, so none held out.
+    fresh = corpus.fresh_nouns(200, seed=4)
+    assert len(set(fresh)) == 200 and not set(fresh) & (set(train_nouns) | set(held_nouns))
+    assert {i.noun for i in corpus.training_items(20, seed=4, nouns=fresh)} <= set(fresh)
+    with pytest.raises(ValueError, match="held-out nouns never appear in training"):
+        corpus.training_items(5, nouns=held_nouns[:3])
     assert len({i.noun for i in items}) > 80
     assert not {i.noun for i in items} & {i.noun for i in held}
     assert any(i.noun in invented for i in items)
