@@ -24,6 +24,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import orjson
+
 from generation.blueprint.responder import message_text, respond
 
 log = logging.getLogger(__name__)
@@ -214,7 +216,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send_event(self, data: dict) -> None:
-        self._write_chunk(b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n")
+        # orjson: one event per token, and at 50 streams this server shares the machine with Kiln.
+        self._write_chunk(b"data: " + orjson.dumps(data) + b"\n\n")
 
     def _write_chunk(self, payload: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
