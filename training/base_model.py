@@ -64,7 +64,7 @@ SIZES = {
 DEFAULTS = {
     "tiny": {"examples": 160, "explanations": 80, "steps": 16, "batch_size": 8, "learning_rate": 3e-3, "eval_n": 4,
              "probe_every": None},
-    "small": {"examples": 2880, "explanations": 5760, "steps": 4000, "batch_size": 8, "learning_rate": 3e-3,
+    "small": {"examples": 2880, "explanations": 5760, "steps": 2500, "batch_size": 8, "learning_rate": 3e-3,
               "eval_n": 100, "probe_every": 250},
 }
 MAX_NEW_TOKENS = {"spec": 360, "full": MAX_LENGTH}  # a spec answer is about 200 tokens
