@@ -210,7 +210,7 @@ GENERATION_COALESCE_MS = env.int("GENERATION_COALESCE_MS", default=4)
 # The generation worker's frames go to Redis in batches: the first frame of a batch waits this long
 # for others (of any generation) to join it, so 50 streams cost a few hundred round trips a second
 # instead of one per token (docs/streaming.md).
-GENERATION_APPEND_LINGER_MS = env.float("GENERATION_APPEND_LINGER_MS", default=2.0)
+GENERATION_APPEND_LINGER_MS = env.float("GENERATION_APPEND_LINGER_MS", default=4.0)
 # A generation still streaming after this long is stopped and fails with a message (the threads pool
 # does not enforce Celery's time limits, so the run checks it itself).
 GENERATION_MAX_S = env.float("GENERATION_MAX_S", default=600.0)
