@@ -199,11 +199,7 @@ class BurstyModel(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
         pieces = split_tokens(BURSTY_ANSWER)
         for start in range(0, len(pieces), 2):
             for piece in pieces[start:start + 2]:
@@ -212,6 +208,13 @@ class BurstyModel(BaseHTTPRequestHandler):
         self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
+
+    def _start_stream(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
 
     def _event(self, payload):
         self._chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
@@ -305,11 +308,7 @@ class FailingMidStreamModel(BurstyModel):
     """A model server that starts answering, then sends an error event instead of the rest."""
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
         self._event({"choices": [{"index": 0, "delta": {"content": "Here is"}, "finish_reason": None}]})
         self._event({"error": {"message": "The engine ran out of KV cache.", "code": 500}})
         self._chunk(b"")
