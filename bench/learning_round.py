@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=256, help="training prompts GRPO samples from")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--num-generations", type=int, default=4)
+    parser.add_argument("--prompt-nouns", choices=("fresh", "training"), default="fresh",
+                        help="GRPO's training prompts: fresh invented nouns, or the bootstrap's own")
+    parser.add_argument("--temperature", type=float, default=0.5, help="GRPO's sampling temperature")
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -106,6 +109,7 @@ def main() -> None:
         version = train_round(
             base, method="grpo", out_dir=args.out / f"grpo-{int(time.time())}", steps=args.grpo_steps, lr=args.lr,
             batch_size=args.batch_size, num_generations=args.num_generations, prompts=args.prompts, seed=args.seed,
+            prompt_nouns=args.prompt_nouns, temperature=args.temperature,
         )
         trained_s = time.monotonic() - round_started
         serving.load_adapter(url, version.name, Path(version.artifact_dir))

@@ -207,10 +207,12 @@ def _items(n: int, nouns: tuple[str, ...], seed: int, follow_up_share: float) ->
     return items
 
 
-def fresh_nouns(n: int, *, seed: int = 0) -> tuple[str, ...]:
+def fresh_nouns(n: int, *, seed: int = 0, stream: str = "fresh") -> tuple[str, ...]:
     """`n` more invented nouns from the same generator, none of them in the fixed list (so never a held-out
-    one): nouns seen about once, which a model can only get right by copying them from the prompt."""
-    rng = random.Random(f"fresh-{seed}")
+    one): nouns seen about once, which a model can only get right by copying them from the prompt.
+    `stream` names an independent sequence: the bootstrap's explanation rows use "fresh", GRPO's training
+    prompts "grpo", so a round's prompts are new to the model it trains."""
+    rng = random.Random(f"{stream}-{seed}")
     taken = set(noun_split()[0]) | set(noun_split()[1])
     nouns: list[str] = []
     while len(nouns) < n:

@@ -28,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -276,7 +275,7 @@ class SplitFiles:
         self.parsed: list[pa.Table] = []  # batches of the next row group (writer thread only)
 
     def write(self, row: Row) -> None:
-        # orjson: several times faster than json.dumps, deterministic, non-ASCII text kept as UTF-8.
+        # Row.line() encodes with orjson: several times faster than json.dumps, deterministic, UTF-8 kept.
         self.block += row.line()
         self.block += b"\n"
         self.rows += 1

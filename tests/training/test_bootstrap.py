@@ -137,6 +137,8 @@ def test_the_corpus_has_many_nouns_and_held_out_nouns_never_seen_in_training():
     fresh = corpus.fresh_nouns(200, seed=4)
     assert len(set(fresh)) == 200 and not set(fresh) & (set(train_nouns) | set(held_nouns))
     assert {i.noun for i in corpus.training_items(20, seed=4, nouns=fresh)} <= set(fresh)
+    # GRPO's training prompts draw from another stream: new to a base whatever its bootstrap's seed.
+    assert not set(corpus.fresh_nouns(200, seed=4, stream="grpo")) & set(fresh)
     with pytest.raises(ValueError, match="held-out nouns never appear in training"):
         corpus.training_items(5, nouns=held_nouns[:3])
     assert len({i.noun for i in items}) > 80

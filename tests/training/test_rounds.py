@@ -19,7 +19,7 @@ from generation.models import ModelVersion
 from generation.prompts import build_messages, spec_messages
 from tests.training.conftest import export
 from tests.training.factory import make_tiny_base
-from training.corpus import target_text, training_items
+from training.corpus import fresh_nouns, noun_split, target_text, training_items
 from training.rounds import (
     NEEDS_SNAPSHOT,
     NO_ROWS,
@@ -155,9 +155,13 @@ def test_grpo_rewards_each_step_with_kilns_scorer(base, base_dir, tmp_path):
     for step in record["steps"]:
         assert len(step["rewards"]) == 4 and all(0.0 <= r <= 1.0 for r in step["rewards"])
         assert step["reward_mean"] == pytest.approx(sum(step["rewards"]) / 4)
+    # The prompts name fresh invented nouns: ones the base never saw, so its answers differ in reward.
+    assert record["hyperparameters"]["prompt_nouns"] == "fresh"
+    fresh = fresh_nouns(4, seed=0, stream="grpo")
+    assert not set(fresh) & set(noun_split()[0] + noun_split()[1])
     # A logged completion, scored again by hand, gets the reward the round recorded for it.
-    items = {item.prompt: item for item in training_items(4, seed=0)}
-    assert record["samples"]
+    items = {item.prompt: item for item in training_items(4, seed=0, nouns=fresh)}
+    assert record["samples"] and all(items[sample["prompt"]].noun in fresh for sample in record["samples"])
     for sample in record["samples"]:
         again = score_answer(items[sample["prompt"]], sample["completion"], finish_reason=sample["finish_reason"])
         assert again.reward == sample["reward"]
@@ -191,6 +195,8 @@ def test_a_round_refuses_what_it_cannot_train(base, platform, tmp_path):
     with pytest.raises(RoundError) as error:
         train_round(offline, method="grpo", out_dir=tmp_path / "x", steps=1)
     assert str(error.value) == NOT_OWN_MODEL.format(name="blueprint-x")
+    with pytest.raises(RoundError, match="prompt_nouns must be one of fresh, training, not 'held-out'"):
+        train_round(base, method="grpo", out_dir=tmp_path / "x", steps=1, prompt_nouns="held-out")
     with pytest.raises(CommandError, match="no model version named"):
         call_command("train_round", "--base", "nope", "--method", "grpo", "--out", str(tmp_path / "x"))
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from generation.models import ModelVersion
 from sandbox import docker_driver
 from sandbox.errors import EngineUnavailable
-from training.rounds import DEFAULT_LR, METHODS, Hyperparameters, RoundError, train_round
+from training.rounds import DEFAULT_LR, METHODS, PROMPT_NOUNS, Hyperparameters, RoundError, train_round
 
 NO_VERSION = "There is no model version named {name!r}."
 DEFAULTS = Hyperparameters()
@@ -31,6 +31,9 @@ class Command(BaseCommand):
                             help="grpo: completions sampled per prompt")
         parser.add_argument("--max-completion-length", type=int, default=DEFAULTS.max_completion_length)
         parser.add_argument("--prompts", type=int, default=DEFAULTS.prompts, help="grpo: training prompts")
+        parser.add_argument("--prompt-nouns", choices=PROMPT_NOUNS, default=DEFAULTS.prompt_nouns,
+                            help="grpo: name fresh invented nouns in the training prompts (default), or the "
+                                 "bootstrap's own training nouns")
         parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help="grpo: KL weight")
         parser.add_argument("--temperature", type=float, default=DEFAULTS.temperature, help="grpo: sampling")
         parser.add_argument("--sandbox", action=argparse.BooleanOptionalAction, default=None,
@@ -57,7 +60,7 @@ class Command(BaseCommand):
                 batch_size=opts["batch_size"], max_length=opts["max_length"],
                 num_generations=opts["num_generations"], max_completion_length=opts["max_completion_length"],
                 prompts=opts["prompts"], beta=opts["beta"], sandbox=opts["sandbox"], seed=opts["seed"],
-                threads=opts["threads"], temperature=opts["temperature"],
+                threads=opts["threads"], temperature=opts["temperature"], prompt_nouns=opts["prompt_nouns"],
             )
         except RoundError as error:
             raise CommandError(str(error)) from None
