@@ -82,7 +82,7 @@ def test_request_build_enqueues_the_task_on_the_build_queue(make_version, django
 
 
 def test_a_second_run_of_the_same_build_does_nothing(build_preview):
-    from sandbox import builds, lifecycle
+    from sandbox import builds
 
     build = build_preview()
 
@@ -103,7 +103,7 @@ def test_a_new_preview_of_the_project_replaces_the_old_one(build_preview):
 
 
 def test_the_reaper_removes_expired_previews(build_preview):
-    from sandbox import builds, lifecycle
+    from sandbox import lifecycle
 
     build = build_preview()
 

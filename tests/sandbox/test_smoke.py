@@ -3,6 +3,7 @@
 import pytest
 
 from generation.streaming import read_after
+from sandbox import smoke
 from sandbox.models import Build
 
 from .conftest import TODO_APP
@@ -68,4 +69,14 @@ def test_an_app_that_renders_nothing_says_so(build_preview):
     build = build_preview(app)
 
     assert build.smoke_passed is False and build.scores["blank"] is True
-    assert "nothing was rendered into #root" in build.smoke_message
+    # The message names the window the app really had: 4 s after a page that loaded at the usual pace,
+    # longer after one that loaded slowly on a busy machine.
+    budget = build.scores["render_budget_ms"]
+    assert budget == smoke.render_budget_ms(build.scores["load_ms"]) and budget >= 4000
+    assert f"nothing was rendered into #root within {budget / 1000:g} s" in build.smoke_message
+
+
+def test_a_page_that_loaded_slowly_gets_a_longer_render_window():
+    assert smoke.render_budget_ms(300) == smoke.render_budget_ms(1000) == 4000  # a quiet machine
+    assert smoke.render_budget_ms(2500) == 7500  # a starved one: three times its load time
+    assert smoke.render_budget_ms(9000) == 10_000  # never past the smoke test's own time limit
