@@ -49,7 +49,7 @@ def run_round(*, base: ModelVersion, method: str, out_dir: Path, snapshot: Path 
         snapshot = out_dir / "snapshot"
         export_snapshot(out=snapshot, options=ExportOptions(seed=seed))
     version = rounds.train_round(base, method=method, snapshot=snapshot, out_dir=out_dir / "adapter", steps=steps,
-                                 progress=progress, **hyperparameters)
+                                 progress=progress, seed=seed, **hyperparameters)
     server_url = server_url or settings.OWN_MODEL_BASE_URL
     serving.load_adapter(server_url, version.name, Path(version.artifact_dir))
     items = corpus.held_out_items(n, seed=seed)

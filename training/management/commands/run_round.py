@@ -25,18 +25,24 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True, help="A new folder: OUT/adapter gets the round.")
         parser.add_argument("--n", type=int, default=100, help="Held-out prompts to evaluate on (default 100).")
         parser.add_argument("--steps", type=int, default=20, help="Training steps (default 20).")
+        parser.add_argument("--lr", type=float, default=rounds.DEFAULT_LR,
+                            help=f"Learning rate (default {rounds.DEFAULT_LR:g}; a 400-step GRPO round on the small "
+                                 "base needed 1e-3, docs/learning.md).")
+        parser.add_argument("--seed", type=int, default=0, help="Seed of the training and held-out prompts.")
         parser.add_argument("--share", type=float, default=0.1, help="Traffic share if promoted (default 0.1).")
         parser.add_argument("--sandbox-sample", type=int, default=loop.SANDBOX_SAMPLE,
                             help=f"Build and smoke-test only the first K evaluation prompts (default {loop.SANDBOX_SAMPLE}).")
         parser.add_argument("--server", default=None, help="The model server's URL (default OWN_MODEL_BASE_URL).")
 
-    def handle(self, *args, base, method, snapshot, export, out, n, steps, share, sandbox_sample, server, **options):
+    def handle(self, *args, base, method, snapshot, export, out, n, steps, lr, seed, share, sandbox_sample, server,
+               **options):
         parent = ModelVersion.objects.filter(name=base).first()
         if parent is None:
             raise CommandError(UNKNOWN_VERSION.format(name=base))
         try:
             outcome = loop.run_round(base=parent, method=method, out_dir=out, snapshot=snapshot, export=export, n=n,
-                                     steps=steps, share=share, sandbox_sample=sandbox_sample, server_url=server)
+                                     steps=steps, lr=lr, seed=seed, share=share, sandbox_sample=sandbox_sample,
+                                     server_url=server)
         except (rounds.RoundError, serving.ServingError, evaluation.EvaluationError, ValueError) as error:
             raise CommandError(str(error)) from None
         evaluation.print_table(outcome.evaluation, file=self.stdout._out)
