@@ -245,6 +245,9 @@ def test_the_help_popover_lists_the_shortcuts_and_the_keys_work(stack, browser):
         page.keyboard.press("Tab")
         names.append(page.evaluate("document.activeElement.labels?.[0]?.innerText || document.activeElement.innerText"))
     assert [name.split()[0] for name in names] == ["Blind:", "Keys", "Close"]
+    # Side A's app in place first. Once, in a full run beside a learning round, focus after this Tab was
+    # outside side A (alone, it lands on A's preview): the Tab raced the preview's loading.
+    expect(side(page, "A").frame_locator("iframe").locator("#root *").first).to_be_attached(timeout=BUILD_TIMEOUT_MS)
     page.keyboard.press("Tab")  # then side A (its preview, or its files while the preview starts), then B
     assert page.evaluate("document.activeElement.closest('[data-side]').dataset.side") == "A"
     assert csp_violations(page) == []
