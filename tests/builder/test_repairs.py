@@ -20,13 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def smoke_test_on(settings):
-    # Repairs start from the smoke verdict. tests/sandbox turns the smoke test off for the rest of the
-    # session, so a run that takes tests/sandbox first must not leave it off here.
-    settings.SMOKE_TEST = True
-
-
-@pytest.fixture(autouse=True)
 def no_containers_left():
     yield
     from sandbox.docker_driver import remove_all_for_instance

@@ -82,14 +82,20 @@ def runtime_image():
     return ensure_runtime_image()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def sandbox_dir(tmp_path_factory):
+@pytest.fixture(scope="session")
+def sandbox_path(tmp_path_factory):
     # A short path: a Unix socket path must fit in 108 bytes.
-    path = tmp_path_factory.mktemp("sbx")
-    # The smoke test and the warm pool are off unless a test turns them on (each costs time per build).
-    with override_settings(SANDBOX_DIR=path, SMOKE_TEST=False, PREVIEW_POOL_SIZE=0):
-        yield path
+    yield tmp_path_factory.mktemp("sbx")
     docker_driver.remove_all_for_instance()
+
+
+@pytest.fixture(autouse=True)
+def sandbox_dir(sandbox_path):
+    # The smoke test and the warm pool are off unless a test turns them on (each costs time per build).
+    # Per test, not per session: a session-long override would stay on for every other room's tests
+    # that run after these.
+    with override_settings(SANDBOX_DIR=sandbox_path, SMOKE_TEST=False, PREVIEW_POOL_SIZE=0):
+        yield sandbox_path
 
 
 @pytest.fixture(autouse=True)
